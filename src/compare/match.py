@@ -1,0 +1,170 @@
+"""Scoring clauses against national measures, and the coverage decisions built on the scores.
+
+Channels:
+- one semantic channel per embedding model: cosine similarity, then z-normalized per clause
+  across the 65 measures (raw cosines of different models live on different scales, and e5's
+  sit in a narrow band, so no raw-cosine threshold is ever used);
+- a lexical channel: character n-gram TF-IDF cosine against the Chinese national text where
+  the catalogue has it (verbatim reuse).
+The fused score is a weighted sum of the channels; thresholds on it come from calibration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from compare.catalogue import Catalogue
+from compare.records import Clause, ClauseKind, CoverageCell, CoverageStatus, Match
+
+LEXICAL = "lexical"
+LEXICAL_NGRAMS = (2, 3)
+#: Clause kinds that can implement a national measure.
+MATCHABLE_KINDS = frozenset({ClauseKind.MEASURE})
+_EPS = 1e-6
+
+
+def measure_passages(catalogue: Catalogue) -> tuple[list[str], np.ndarray]:
+    """Texts embedded for each measure (English title + text, and the Chinese text where known).
+
+    Returns the texts and, for each text, the index of its measure in catalogue order.
+    """
+    texts: list[str] = []
+    owner: list[int] = []
+    for index, measure in enumerate(catalogue.measures):
+        texts.append(f"{measure.section_title_zh}：{measure.title_en} {measure.text_en}")
+        owner.append(index)
+        if measure.text_zh:
+            texts.append(measure.text_zh)
+            owner.append(index)
+    return texts, np.asarray(owner)
+
+
+def similarity(clause_vectors: np.ndarray, passage_vectors: np.ndarray, owner: np.ndarray, n_measures: int) -> np.ndarray:
+    """Cosine of every clause with every measure: the best of the measure's passages."""
+    raw = clause_vectors @ passage_vectors.T
+    result = np.full((raw.shape[0], n_measures), -1.0, dtype=np.float32)
+    for column, measure_index in enumerate(owner):
+        np.maximum(result[:, measure_index], raw[:, column], out=result[:, measure_index])
+    return result
+
+
+def row_z(scores: np.ndarray) -> np.ndarray:
+    """Each clause's scores as z-scores across the measures: how far a measure stands out for it."""
+    if scores.size == 0:
+        return scores.astype(np.float32)
+    mean = scores.mean(axis=1, keepdims=True)
+    std = scores.std(axis=1, keepdims=True)
+    return ((scores - mean) / np.maximum(std, _EPS)).astype(np.float32)
+
+
+def lexical(clause_texts: Sequence[str], catalogue: Catalogue) -> np.ndarray:
+    """Character n-gram TF-IDF cosine with the Chinese text of each measure (0 where there is none)."""
+    result = np.zeros((len(clause_texts), len(catalogue)), dtype=np.float32)
+    with_zh = [(i, m.text_zh) for i, m in enumerate(catalogue.measures) if m.text_zh]
+    if not with_zh or not clause_texts:
+        return result
+    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=LEXICAL_NGRAMS, sublinear_tf=True)
+    matrix = vectorizer.fit_transform([t for _, t in with_zh] + list(clause_texts))
+    measures, clauses = matrix[: len(with_zh)], matrix[len(with_zh) :]
+    cosines = (clauses @ measures.T).toarray()
+    for column, (index, _) in enumerate(with_zh):
+        result[:, index] = cosines[:, column]
+    return result
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How channels combine: a weight per channel (semantic channels are named by model spec)."""
+
+    weights: Mapping[str, float]
+
+    def fused(self, channels: Mapping[str, np.ndarray]) -> np.ndarray:
+        missing = set(self.weights) - set(channels)
+        if missing:
+            raise ValueError(f"fusion weights name channels that were not scored: {sorted(missing)}")
+        total = sum(self.weights[name] * channels[name] for name in self.weights)
+        return np.asarray(total, dtype=np.float32)
+
+
+def top_matches(
+    clauses: Sequence[Clause],
+    fused: np.ndarray,
+    channels: Mapping[str, np.ndarray],
+    measure_ids: Sequence[str],
+    *,
+    k: int,
+    method: str,
+) -> list[Match]:
+    """The k best measures for every clause, best first, with each channel's score."""
+    matches: list[Match] = []
+    if not clauses:
+        return matches
+    order = np.argsort(-fused, axis=1, kind="stable")[:, :k]
+    for row, clause in enumerate(clauses):
+        for rank, column in enumerate(order[row], start=1):
+            matches.append(
+                Match(
+                    clause_id=clause.clause_id,
+                    measure_id=measure_ids[column],
+                    rank=rank,
+                    score=float(fused[row, column]),
+                    channels=tuple((name, float(values[row, column])) for name, values in channels.items()),
+                    method=method,
+                )
+            )
+    return matches
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Decision thresholds on the fused score."""
+
+    covered: float
+    partial: float
+    clause: float
+
+    def __post_init__(self) -> None:
+        if not self.partial <= self.covered:
+            raise ValueError(f"partial threshold {self.partial} must not exceed covered threshold {self.covered}")
+
+    def status(self, score: float) -> CoverageStatus:
+        if score >= self.covered:
+            return CoverageStatus.COVERED
+        if score >= self.partial:
+            return CoverageStatus.PARTIAL
+        return CoverageStatus.ABSENT
+
+
+def coverage(
+    doc_ids: Sequence[str],
+    clauses: Sequence[Clause],
+    fused: np.ndarray,
+    measure_ids: Sequence[str],
+    thresholds: Thresholds,
+) -> list[CoverageCell]:
+    """Every document x measure: the best matchable clause's score decides the status.
+
+    A document with no matchable clause gets ``absent`` everywhere, with no evidence.
+    """
+    cells: list[CoverageCell] = []
+    rows_by_doc: dict[str, list[int]] = {d: [] for d in doc_ids}
+    for row, clause in enumerate(clauses):
+        if clause.kind in MATCHABLE_KINDS and clause.doc_id in rows_by_doc:
+            rows_by_doc[clause.doc_id].append(row)
+    for doc_id in doc_ids:
+        rows = rows_by_doc[doc_id]
+        for column, measure_id in enumerate(measure_ids):
+            if not rows:
+                cells.append(CoverageCell(doc_id, measure_id, CoverageStatus.ABSENT, 0.0, None))
+                continue
+            scores = fused[rows, column]
+            best = int(np.argmax(scores))
+            score = float(scores[best])
+            status = thresholds.status(score)
+            evidence = clauses[rows[best]].clause_id if status != CoverageStatus.ABSENT else None
+            cells.append(CoverageCell(doc_id, measure_id, status, score, evidence))
+    return cells

@@ -1,0 +1,59 @@
+"""Text normalization for matching. The original text is always kept for evidence."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import opencc
+
+#: Full-width ASCII letters and digits (and the ideographic space) fold to half-width;
+#: Chinese punctuation (，。、；：（）《》“”) is kept as it is.
+_FULLWIDTH_ALNUM = re.compile(r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff05\uff0e\u3000]")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_SPACE_BETWEEN_CJK = re.compile(r"(?<=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef])[ \t]+(?=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef])")
+
+
+@lru_cache(maxsize=4)
+def _converter(config: str) -> opencc.OpenCC:
+    return opencc.OpenCC(config)
+
+
+def halfwidth_alnum(text: str) -> str:
+    """Fold full-width digits, Latin letters, %, . and the ideographic space; keep Chinese punctuation."""
+    return _FULLWIDTH_ALNUM.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
+
+
+def simplified(text: str) -> str:
+    """Traditional characters and Taiwan vocabulary (網際網路, 資訊, 軟體) to simplified mainland usage."""
+    return _converter("tw2sp").convert(text)
+
+
+def collapse_cjk_spaces(text: str) -> str:
+    """Remove spaces that stand between two CJK characters or CJK punctuation."""
+    return _SPACE_BETWEEN_CJK.sub("", text)
+
+
+def for_matching(text: str) -> str:
+    """The form of a text that is embedded and compared."""
+    return simplified(halfwidth_alnum(collapse_cjk_spaces(text))).strip()
+
+
+def cjk_share(text: str) -> float:
+    """Share of non-space characters that are CJK ideographs."""
+    chars = [c for c in text if not c.isspace()]
+    return sum(1 for c in chars if _CJK.match(c)) / len(chars) if chars else 0.0
+
+
+def script_of(text: str) -> str:
+    """``traditional`` when converting to simplified changes a noticeable share of characters."""
+    sample = "".join(_CJK.findall(text))[:5000]
+    if not sample:
+        return "unknown"
+    changed = sum(1 for a, b in zip(sample, _converter("t2s").convert(sample), strict=False) if a != b)
+    return "traditional" if changed / len(sample) > TRADITIONAL_SHARE else "simplified"
+
+
+#: Share of characters that change under t2s above which a text is traditional.
+TRADITIONAL_SHARE = 0.05

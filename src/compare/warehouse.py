@@ -1,0 +1,269 @@
+"""The DuckDB warehouse: the only place results are written.
+
+A run never writes the live file. It copies the current warehouse to a temporary file beside
+it, writes there, checkpoints, and renames the copy over the live file (an atomic rename on
+POSIX). Readers that hold a read-only connection keep reading the snapshot they opened; a run
+killed at any moment leaves the previous warehouse untouched. One writer at a time is
+enforced with an advisory lock file.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from compare.catalogue import Catalogue
+from compare.errors import WarehouseError
+from compare.records import CoverageCell, Match, ParsedDocument
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_SQL = PROJECT_ROOT / "warehouse" / "schema.sql"
+VIEWS_SQL = PROJECT_ROOT / "warehouse" / "views.sql"
+TMP_MARKER = ".tmp-"
+_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
+_COLUMN_WITH_COMMENT = re.compile(r"^\s+(\w+)\s+[A-Z][^-]*?--\s*(.+)$")
+
+
+def schema_comments(sql: str) -> list[tuple[str, str, str]]:
+    """(table, column, comment) for every column line of the schema that carries a ``--`` comment."""
+    result = []
+    table = None
+    for line in sql.splitlines():
+        if m := _TABLE.search(line):
+            table = m.group(1)
+        elif table and (c := _COLUMN_WITH_COMMENT.match(line)) and c.group(1) != "PRIMARY":
+            result.append((table, c.group(1), c.group(2).strip()))
+    return result
+
+
+def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the tables (idempotent), their column comments, and the researcher views."""
+    if not SCHEMA_SQL.is_file():
+        raise WarehouseError(f"{SCHEMA_SQL}: schema file missing; run compare from a checkout of the project")
+    sql = SCHEMA_SQL.read_text(encoding="utf-8")
+    con.execute(sql)
+    for table, column, comment in schema_comments(sql):
+        con.execute(f"COMMENT ON COLUMN {table}.{column} IS '{comment.replace(chr(39), chr(39) * 2)}'")
+    if VIEWS_SQL.is_file():
+        con.execute(VIEWS_SQL.read_text(encoding="utf-8"))
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_run_id() -> str:
+    return f"{_utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+@contextmanager
+def _writer_lock(path: Path) -> Iterator[None]:
+    lock_path = path.with_name(path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise WarehouseError(f"{path}: another run is writing this warehouse; wait for it to finish") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _remove_stale_snapshots(path: Path) -> None:
+    for stale in path.parent.glob(f"{path.name}{TMP_MARKER}*"):
+        stale.unlink(missing_ok=True)
+
+
+@contextmanager
+def snapshot(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A writable copy of the warehouse that replaces the live file only if the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _writer_lock(path):
+        _remove_stale_snapshots(path)
+        tmp = path.with_name(f"{path.name}{TMP_MARKER}{uuid.uuid4().hex[:8]}")
+        if path.exists():
+            shutil.copy2(path, tmp)
+        try:
+            con = duckdb.connect(str(tmp))
+            try:
+                apply_schema(con)
+                con.execute("BEGIN TRANSACTION")
+                yield con
+                con.execute("COMMIT")
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+            os.replace(tmp, path)
+            _fsync_dir(path.parent)
+        finally:
+            tmp.unlink(missing_ok=True)
+            tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_only(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the published warehouse."""
+    if not path.exists():
+        raise WarehouseError(f"{path}: no warehouse yet; run `compare run` first")
+    return duckdb.connect(str(path), read_only=True)
+
+
+def known_documents(path: Path) -> pd.DataFrame:
+    """doc_id, file_name, sha256, status of every document in the published warehouse (empty if none)."""
+    columns = ["doc_id", "file_name", "sha256", "status"]
+    if not path.exists():
+        return pd.DataFrame(columns=columns)
+    with read_only(path) as con:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if "documents" not in tables:
+            return pd.DataFrame(columns=columns)
+        return con.execute(f"SELECT {', '.join(columns)} FROM documents").df()
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    if frame.empty:
+        return
+    con.register("_frame", frame)
+    try:
+        con.execute(f"INSERT INTO {table} ({', '.join(frame.columns)}) SELECT {', '.join(frame.columns)} FROM _frame")
+    finally:
+        con.unregister("_frame")
+
+
+def write_catalogue(con: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None:
+    con.execute("DELETE FROM national_measures")
+    rows = [
+        {
+            **{k: v for k, v in asdict(m).items() if k != "ministries"},
+            "section_id": m.section_id,
+            "ministries": "; ".join(m.ministries),
+            "lead_ministry": m.lead_ministry,
+        }
+        for m in catalogue.measures
+    ]
+    _insert(con, "national_measures", pd.DataFrame(rows))
+
+
+def delete_documents(con: duckdb.DuckDBPyConnection, doc_ids: Sequence[str]) -> None:
+    """Remove every row that belongs to these documents."""
+    if not doc_ids:
+        return
+    ids = pd.DataFrame({"doc_id": list(doc_ids)})
+    con.register("_ids", ids)
+    try:
+        con.execute("DELETE FROM matches WHERE clause_id IN (SELECT clause_id FROM clauses WHERE doc_id IN (SELECT doc_id FROM _ids))")
+        for table in ("coverage", "departments", "targets", "clauses", "pages", "documents"):
+            con.execute(f"DELETE FROM {table} WHERE doc_id IN (SELECT doc_id FROM _ids)")
+    finally:
+        con.unregister("_ids")
+
+
+def write_documents(con: duckdb.DuckDBPyConnection, docs: Sequence[ParsedDocument], run_id: str) -> None:
+    """Insert documents with their pages, clauses, departments and targets (replacing any old rows)."""
+    delete_documents(con, [d.doc_id for d in docs])
+    now = _utcnow()
+    _insert(
+        con,
+        "documents",
+        pd.DataFrame(
+            [
+                {
+                    "doc_id": d.doc_id,
+                    "file_name": d.file_name,
+                    "sha256": d.sha256,
+                    **{k: v for k, v in asdict(d.meta).items()},
+                    "page_count": d.page_count,
+                    "n_clauses": len(d.clauses),
+                    "status": str(d.status),
+                    "message": d.message,
+                    "run_id": run_id,
+                    "processed_at": now,
+                }
+                for d in docs
+            ]
+        ),
+    )
+    _insert(
+        con,
+        "pages",
+        pd.DataFrame(
+            [
+                {"doc_id": d.doc_id, "page_no": p.number, "method": p.method, "n_chars": len(p.text)}
+                for d in docs
+                for p in d.pages
+            ]
+        ),
+    )
+    _insert(con, "clauses", pd.DataFrame([{**asdict(c), "kind": str(c.kind)} for d in docs for c in d.clauses]))
+    _insert(con, "departments", pd.DataFrame([asdict(x) for d in docs for x in d.departments]))
+    _insert(con, "targets", pd.DataFrame([asdict(x) for d in docs for x in d.targets]))
+
+
+def mark_withdrawn(con: duckdb.DuckDBPyConnection, doc_ids: Sequence[str], run_id: str) -> None:
+    """Documents whose file left the corpus: kept, with status withdrawn."""
+    for doc_id in doc_ids:
+        con.execute(
+            "UPDATE documents SET status = 'withdrawn', message = file_name || ': file no longer in the corpus', "
+            "run_id = ? WHERE doc_id = ?",
+            [run_id, doc_id],
+        )
+
+
+def write_matches(con: duckdb.DuckDBPyConnection, matches: Sequence[Match], run_id: str) -> None:
+    frame = pd.DataFrame(
+        [
+            {
+                "clause_id": m.clause_id,
+                "measure_id": m.measure_id,
+                "rank": m.rank,
+                "score": m.score,
+                "channel_keys": [k for k, _ in m.channels],
+                "channel_values": [v for _, v in m.channels],
+                "method": m.method,
+                "run_id": run_id,
+            }
+            for m in matches
+        ]
+    )
+    if frame.empty:
+        return
+    con.register("_frame", frame)
+    try:
+        con.execute(
+            "INSERT INTO matches SELECT clause_id, measure_id, rank, score, map(channel_keys, channel_values), "
+            "method, run_id FROM _frame"
+        )
+    finally:
+        con.unregister("_frame")
+
+
+def write_coverage(con: duckdb.DuckDBPyConnection, cells: Sequence[CoverageCell], run_id: str) -> None:
+    frame = pd.DataFrame([{**asdict(c), "status": str(c.status), "run_id": run_id} for c in cells])
+    _insert(con, "coverage", frame)
+
+
+def write_run(con: duckdb.DuckDBPyConnection, record: dict[str, Any]) -> None:
+    row = {k: json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, dict) else v for k, v in record.items()}
+    _insert(con, "runs", pd.DataFrame([row]))

@@ -1,0 +1,120 @@
+-- The compare warehouse: raw tables written by `compare run`.
+-- Every column carries a comment (the text after `--` on its line); the writer turns them
+-- into COMMENT ON COLUMN statements, so `SELECT * FROM duckdb_columns()` documents the schema.
+-- Researchers query the views in warehouse/views.sql.
+
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY,              -- unique id of one pipeline run (time-ordered)
+    started_at TIMESTAMP,                    -- when the run started (UTC)
+    finished_at TIMESTAMP,                   -- when the run published its snapshot (UTC)
+    status VARCHAR,                          -- ok, or partial when some documents failed
+    code_version VARCHAR,                    -- version of the compare package that wrote the run
+    catalogue_fingerprint VARCHAR,           -- hash of the national catalogue used
+    models VARCHAR,                          -- embedding models (comma-separated specs)
+    model_ids VARCHAR,                       -- resolved model ids, with build hashes where local
+    thresholds VARCHAR,                      -- JSON: decision thresholds and fusion weights used
+    settings VARCHAR,                        -- JSON: every setting of the run
+    corpus_hash VARCHAR,                     -- hash of the sorted content hashes of all input files
+    n_documents INTEGER,                     -- input files seen by the run
+    n_processed INTEGER,                     -- documents extracted and matched in this run (new or changed)
+    n_failed INTEGER,                        -- documents whose status is not ok
+    n_clauses INTEGER,                       -- clauses written by this run
+    n_embedded INTEGER,                      -- texts newly embedded (cache misses) in this run
+    timings VARCHAR                          -- JSON: seconds per stage
+);
+
+CREATE TABLE IF NOT EXISTS national_measures (
+    measure_id VARCHAR PRIMARY KEY,          -- stable id by position: II.<action>.<n> or III.<section>.<n>
+    part VARCHAR,                            -- II (key actions) or III (guarantees and support)
+    section_no INTEGER,                      -- action (1-11) or support section (1-7), by position
+    measure_no INTEGER,                      -- measure within its section, by position
+    section_id VARCHAR,                      -- part.section, e.g. II.2
+    section_title_en VARCHAR,                -- section title in the English translation
+    section_title_zh VARCHAR,                -- official Chinese section title
+    title_en VARCHAR,                        -- the measure's title sentence (English)
+    text_en VARCHAR,                         -- the measure's full text (English translation)
+    text_zh VARCHAR,                         -- the measure's official Chinese text, where known
+    ministries VARCHAR,                      -- responsible national ministries, lead first, '; '-separated
+    lead_ministry VARCHAR                    -- the leading ministry
+);
+
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id VARCHAR PRIMARY KEY,              -- content hash of the file (first 16 hex of sha256)
+    file_name VARCHAR,                       -- file name in the corpus folder
+    sha256 VARCHAR,                          -- full sha256 of the file's bytes
+    province VARCHAR,                        -- province named by the document (中文)
+    city VARCHAR,                            -- city, for municipal plans
+    level VARCHAR,                           -- province or city
+    title VARCHAR,                           -- document title
+    issuer VARCHAR,                          -- issuing body
+    doc_number VARCHAR,                      -- document number, e.g. 浙政发〔2016〕2号
+    issue_date DATE,                         -- date of issue
+    script VARCHAR,                          -- simplified or traditional
+    ocr_used BOOLEAN,                        -- whether any page's text came from OCR
+    page_count INTEGER,                      -- pages read
+    n_clauses INTEGER,                       -- clauses segmented
+    status VARCHAR,                          -- ok, or why not: encrypted, corrupt, empty, not_pdf, no_text, too_large, not_chinese, not_a_plan, failed, withdrawn
+    message VARCHAR,                         -- the problem in words, naming the file (empty when ok)
+    run_id VARCHAR,                          -- run that processed this document
+    processed_at TIMESTAMP                   -- when it was processed (UTC)
+);
+
+CREATE TABLE IF NOT EXISTS pages (
+    doc_id VARCHAR,                          -- document
+    page_no INTEGER,                         -- page number, from 1
+    method VARCHAR,                          -- how the text was obtained: pdfplumber, pdfium or ocr
+    n_chars INTEGER,                         -- characters of text on the page
+    PRIMARY KEY (doc_id, page_no)
+);
+
+CREATE TABLE IF NOT EXISTS clauses (
+    clause_id VARCHAR PRIMARY KEY,           -- doc_id:sequence
+    doc_id VARCHAR,                          -- document
+    seq INTEGER,                             -- order of the clause in its document
+    path VARCHAR,                            -- numbering path, e.g. 二.三.2
+    heading VARCHAR,                         -- chain of headings above the clause
+    kind VARCHAR,                            -- measure, heading, goal, principle or boilerplate
+    text VARCHAR,                            -- the clause as printed (original script): the evidence
+    text_norm VARCHAR,                       -- the clause as matched (simplified, normalized)
+    page INTEGER,                            -- page the clause starts on
+    char_start INTEGER,                      -- offset of the clause in the document text
+    char_end INTEGER                         -- end offset of the clause in the document text
+);
+
+CREATE TABLE IF NOT EXISTS departments (
+    clause_id VARCHAR,                       -- clause that names the department
+    doc_id VARCHAR,                          -- document
+    name VARCHAR,                            -- department as named, e.g. 省发展改革委
+    role VARCHAR                             -- lead (牵头), support (配合) or responsible (负责)
+);
+
+CREATE TABLE IF NOT EXISTS targets (
+    clause_id VARCHAR,                       -- clause that states the target
+    doc_id VARCHAR,                          -- document
+    indicator VARCHAR,                       -- what is measured, e.g. 固定宽带家庭普及率
+    value DOUBLE,                            -- target value
+    unit VARCHAR,                            -- unit, e.g. %, 亿元, 个
+    year INTEGER,                            -- target year
+    text VARCHAR                             -- the target as stated
+);
+
+CREATE TABLE IF NOT EXISTS matches (
+    clause_id VARCHAR,                       -- clause
+    measure_id VARCHAR,                      -- national measure
+    rank INTEGER,                            -- 1 = best measure for the clause
+    score DOUBLE,                            -- fused score (higher is closer; calibrated scale)
+    channel_scores MAP(VARCHAR, DOUBLE),     -- score of each channel: one per embedding model (z-normalized) and lexical
+    method VARCHAR,                          -- how the score was made (fusion and models)
+    run_id VARCHAR,                          -- run that scored it
+    PRIMARY KEY (clause_id, rank)
+);
+
+CREATE TABLE IF NOT EXISTS coverage (
+    doc_id VARCHAR,                          -- document
+    measure_id VARCHAR,                      -- national measure
+    status VARCHAR,                          -- covered, partial or absent
+    score DOUBLE,                            -- best fused score of any clause of the document for the measure
+    evidence_clause_id VARCHAR,              -- the clause behind a covered or partial status (NULL when absent)
+    run_id VARCHAR,                          -- run that decided it
+    PRIMARY KEY (doc_id, measure_id)
+);
