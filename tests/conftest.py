@@ -1,0 +1,32 @@
+"""Shared fixtures: the shipped catalogue, the seed, and temporary warehouses."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT.parent / "shared" / "seeds" / "001_9829cb079ef84c7a.txt"
+CATALOGUE = ROOT / "corpora" / "national" / "catalogue.json"
+CORPUS = ROOT / "corpora" / "provincial"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="session")
+def catalogue():
+    from compare.catalogue import load_catalogue
+
+    return load_catalogue(CATALOGUE)
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    if not SEED.is_file():
+        pytest.skip(f"seed not found at {SEED}")
+    return SEED.read_text(encoding="utf-8")
