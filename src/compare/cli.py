@@ -64,7 +64,7 @@ def run(
     try:
         settings = Settings.from_env(corpus=corpus, warehouse=warehouse, models=models, top_k=top_k)
         if "e5-small" in settings.models:
-            ensure_e5_model(settings.cache_dir / "models")
+            ensure_e5_model(settings.cache_dir)
         from flows.compare_flow import compare_run
 
         summary = compare_run(

@@ -1,0 +1,318 @@
+"""Judging the matching against gold labels, and calibrating it without fitting on the judged documents.
+
+Label files are ``<pdf stem>.labels.tsv`` with columns ``item_text`` (the item as printed) and
+``measure_ids`` (comma-separated catalogue ids, or ``none``). Each labelled item is located among
+the document's clauses; a gold measure set per document gives the gold coverage cells.
+
+Calibration fits, on labelled documents only:
+- fusion weights: a logistic regression of "this clause implements this measure" on the channel
+  scores (class-balanced), whose coefficients become the channel weights;
+- the covered threshold that maximizes cell F1, the partial threshold where cell recall reaches
+  ``PARTIAL_RECALL``, and the clause threshold that best separates items with a measure from
+  items with none.
+Figures are reported leave-one-document-out: each document is judged by a calibration fitted on
+the others.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from compare.calibration import Calibration
+from compare.catalogue import Catalogue
+from compare.errors import LabelError
+from compare.match import MATCHABLE_KINDS, Thresholds
+from compare.normalize import for_matching
+from compare.records import Clause, ParsedDocument
+
+NONE_LABEL = "none"
+#: How alike (difflib ratio on normalized text) a clause must be to a labelled item to stand for it.
+MIN_LOCATE_RATIO = 0.8
+#: The partial threshold is where cell recall on the calibration documents reaches this.
+PARTIAL_RECALL = 0.97
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class LabelledItem:
+    """One row of a label file."""
+
+    row: int
+    text: str
+    measure_ids: frozenset[str]
+
+    @property
+    def is_none(self) -> bool:
+        return not self.measure_ids
+
+
+def read_labels(path: Path, catalogue: Catalogue) -> list[LabelledItem]:
+    """The rows of a label file, checked: known ids only, no empty text. Errors name the row."""
+    known = set(catalogue.ids)
+    items: list[LabelledItem] = []
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        if reader.fieldnames is None or {"item_text", "measure_ids"} - set(reader.fieldnames):
+            raise LabelError(f"{path.name}: expected a header with columns item_text and measure_ids")
+        for row_no, row in enumerate(reader, start=2):
+            text = (row.get("item_text") or "").strip()
+            raw_ids = (row.get("measure_ids") or "").strip()
+            if not text or not raw_ids:
+                raise LabelError(f"{path.name} row {row_no}: empty item_text or measure_ids")
+            ids = frozenset() if raw_ids == NONE_LABEL else frozenset(i.strip() for i in raw_ids.split(","))
+            unknown = sorted(ids - known)
+            if unknown:
+                raise LabelError(f"{path.name} row {row_no}: unknown measure ids {', '.join(unknown)}")
+            items.append(LabelledItem(row=row_no, text=text, measure_ids=ids))
+    return items
+
+
+def _key(text: str) -> str:
+    return _SPACE.sub("", for_matching(text))
+
+
+def locate(items: Sequence[LabelledItem], clauses: Sequence[Clause]) -> dict[int, list[int]]:
+    """For each item (by position), the indexes of the clauses that make it up (empty if not found).
+
+    A clause belongs to an item when its text is part of the item's text (sub-clauses of a split
+    item) or the two are alike by at least ``MIN_LOCATE_RATIO``.
+    """
+    keys = [_key(c.text) for c in clauses]
+    found: dict[int, list[int]] = {}
+    for index, item in enumerate(items):
+        item_key = _key(item.text)
+        parts = [i for i, k in enumerate(keys) if k and len(k) >= 2 and k in item_key]
+        if parts and sum(len(keys[i]) for i in parts) >= MIN_LOCATE_RATIO * len(item_key):
+            found[index] = parts
+            continue
+        best, best_ratio = None, 0.0
+        for i, k in enumerate(keys):
+            matcher = difflib.SequenceMatcher(None, item_key, k, autojunk=False)
+            if matcher.real_quick_ratio() < best_ratio or matcher.quick_ratio() < best_ratio:
+                continue
+            ratio = matcher.ratio()
+            if ratio > best_ratio:
+                best, best_ratio = i, ratio
+        found[index] = [best] if best is not None and best_ratio >= MIN_LOCATE_RATIO else []
+    return found
+
+
+@dataclass
+class LabelledDocument:
+    """A parsed document with its gold items and their clause rows, and its channel scores."""
+
+    doc: ParsedDocument
+    items: list[LabelledItem]
+    located: dict[int, list[int]]
+    channels: dict[str, np.ndarray]
+    measure_ids: Sequence[str]
+
+    @property
+    def gold_cells(self) -> set[str]:
+        return set().union(*(item.measure_ids for item in self.items)) if self.items else set()
+
+    def matchable_rows(self) -> list[int]:
+        return [i for i, c in enumerate(self.doc.clauses) if c.kind in MATCHABLE_KINDS]
+
+
+def _fused(doc: LabelledDocument, weights: dict[str, float]) -> np.ndarray:
+    n = len(doc.doc.clauses)
+    total = np.zeros((n, next(iter(doc.channels.values())).shape[1]), dtype=np.float64)
+    for name, weight in weights.items():
+        total += weight * doc.channels[name]
+    return total
+
+
+def fit_weights(docs: Sequence[LabelledDocument], channel_names: Sequence[str]) -> dict[str, float]:
+    """Channel weights from a class-balanced logistic regression over located (clause, measure) pairs."""
+    features, targets = [], []
+    for doc in docs:
+        index = {m: j for j, m in enumerate(doc.measure_ids)}
+        for item_index, item in enumerate(doc.items):
+            for row in doc.located.get(item_index, []):
+                x = np.stack([doc.channels[name][row] for name in channel_names], axis=1)
+                y = np.zeros(x.shape[0])
+                for measure_id in item.measure_ids:
+                    y[index[measure_id]] = 1.0
+                features.append(x)
+                targets.append(y)
+    if not features:
+        raise LabelError("no labelled item could be located among the clauses; cannot calibrate")
+    x_all, y_all = np.concatenate(features), np.concatenate(targets)
+    if y_all.min() == y_all.max():
+        raise LabelError("labels hold only one class; cannot calibrate")
+    model = LogisticRegression(class_weight="balanced", max_iter=1000).fit(x_all, y_all)
+    coefficients = model.coef_[0]
+    scale = np.abs(coefficients).sum() or 1.0
+    return {name: float(c / scale * len(channel_names)) for name, c in zip(channel_names, coefficients, strict=True)}
+
+
+def cell_scores(doc: LabelledDocument, weights: dict[str, float]) -> np.ndarray:
+    """Per measure, the best fused score of any matchable clause of the document."""
+    rows = doc.matchable_rows()
+    fused = _fused(doc, weights)
+    if not rows:
+        return np.full(fused.shape[1], -np.inf)
+    return fused[rows].max(axis=0)
+
+
+def _f1(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def fit_thresholds(docs: Sequence[LabelledDocument], weights: dict[str, float], measure_ids: Sequence[str]) -> Thresholds:
+    """Covered: best cell F1; partial: where cell recall reaches PARTIAL_RECALL; clause: best none/measure split."""
+    scores, gold = [], []
+    for doc in docs:
+        scores.append(cell_scores(doc, weights))
+        cells = doc.gold_cells
+        gold.append(np.array([m in cells for m in measure_ids]))
+    s, g = np.concatenate(scores), np.concatenate(gold)
+    candidates = np.unique(s[np.isfinite(s)])
+    best_t, best_f1 = float(candidates.max()) if candidates.size else 0.0, -1.0
+    for t in candidates:
+        predicted = s >= t
+        _, _, f1 = _f1(int((predicted & g).sum()), int((predicted & ~g).sum()), int((~predicted & g).sum()))
+        if f1 > best_f1:
+            best_t, best_f1 = float(t), f1
+    positives = np.sort(s[g & np.isfinite(s)])
+    partial = float(positives[int((1 - PARTIAL_RECALL) * len(positives))]) if positives.size else best_t
+    partial = min(partial, best_t)
+    clause_t = _fit_clause_threshold(docs, weights)
+    return Thresholds(covered=best_t, partial=partial, clause=clause_t)
+
+
+def _item_best(doc: LabelledDocument, fused: np.ndarray, item_index: int) -> np.ndarray | None:
+    rows = doc.located.get(item_index, [])
+    return fused[rows].max(axis=0) if rows else None
+
+
+def _fit_clause_threshold(docs: Sequence[LabelledDocument], weights: dict[str, float]) -> float:
+    values, is_none = [], []
+    for doc in docs:
+        fused = _fused(doc, weights)
+        for item_index, item in enumerate(doc.items):
+            best = _item_best(doc, fused, item_index)
+            if best is not None:
+                values.append(float(best.max()))
+                is_none.append(item.is_none)
+    v, n = np.array(values), np.array(is_none)
+    if not v.size:
+        return 0.0
+    best_t, best_acc = float(v.min()), -1.0
+    for t in np.unique(v):
+        accuracy = float(((v < t) == n).mean())
+        if accuracy > best_acc:
+            best_t, best_acc = float(t), accuracy
+    return best_t
+
+
+@dataclass
+class Metrics:
+    """Clause- and cell-level figures on a set of documents."""
+
+    items: int = 0
+    located: int = 0
+    top1: float = 0.0
+    top3: float = 0.0
+    none_precision: float = 0.0
+    none_recall: float = 0.0
+    cell_precision: float = 0.0
+    cell_recall: float = 0.0
+    cell_f1: float = 0.0
+    cells: int = 0
+    per_measure: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: v for k, v in self.__dict__.items() if k != "per_measure"}
+
+
+def judge(docs: Sequence[LabelledDocument], calibrations: Sequence[Calibration], measure_ids: Sequence[str]) -> Metrics:
+    """Figures for documents, each judged with its own calibration (fitted without it)."""
+    top1 = top3 = measured = 0
+    none_tp = none_pred = none_gold = 0
+    tp = fp = fn = 0
+    located = items = 0
+    per_measure: dict[str, list[int]] = {m: [0, 0, 0] for m in measure_ids}
+    for doc, calibration in zip(docs, calibrations, strict=True):
+        weights, thresholds = calibration.weights, calibration.thresholds
+        fused = _fused(doc, weights)
+        for item_index, item in enumerate(doc.items):
+            items += 1
+            best = _item_best(doc, fused, item_index)
+            if best is None:
+                if not item.is_none:
+                    measured += 1
+                else:
+                    none_gold += 1
+                continue
+            located += 1
+            predicted_none = float(best.max()) < thresholds.clause or all(
+                doc.doc.clauses[r].kind not in MATCHABLE_KINDS for r in doc.located[item_index]
+            )
+            none_pred += predicted_none
+            if item.is_none:
+                none_gold += 1
+                none_tp += predicted_none
+                continue
+            measured += 1
+            order = [measure_ids[j] for j in np.argsort(-best, kind="stable")[:3]]
+            top1 += order[0] in item.measure_ids
+            top3 += bool(set(order) & item.measure_ids)
+        scores = cell_scores(doc, weights)
+        gold = doc.gold_cells
+        for j, measure_id in enumerate(measure_ids):
+            predicted = bool(scores[j] >= thresholds.covered)
+            actual = measure_id in gold
+            tp += predicted and actual
+            fp += predicted and not actual
+            fn += (not predicted) and actual
+            per_measure[measure_id][0] += predicted and actual
+            per_measure[measure_id][1] += predicted and not actual
+            per_measure[measure_id][2] += (not predicted) and actual
+    precision, recall, f1 = _f1(tp, fp, fn)
+    metrics = Metrics(
+        items=items,
+        located=located,
+        top1=top1 / measured if measured else 0.0,
+        top3=top3 / measured if measured else 0.0,
+        none_precision=none_tp / none_pred if none_pred else 1.0,
+        none_recall=none_tp / none_gold if none_gold else 1.0,
+        cell_precision=precision,
+        cell_recall=recall,
+        cell_f1=f1,
+        cells=len(docs) * len(measure_ids),
+    )
+    for measure_id, (m_tp, m_fp, m_fn) in per_measure.items():
+        p, r, f = _f1(m_tp, m_fp, m_fn)
+        metrics.per_measure[measure_id] = {"support": m_tp + m_fn, "precision": p, "recall": r, "f1": f}
+    return metrics
+
+
+def calibrate(docs: Sequence[LabelledDocument], channel_names: Sequence[str], models: tuple[str, ...], measure_ids: Sequence[str], source: str) -> Calibration:
+    """Weights and thresholds fitted on these documents."""
+    weights = fit_weights(docs, channel_names)
+    thresholds = fit_thresholds(docs, weights, measure_ids)
+    return Calibration(models=models, weights=weights, thresholds=thresholds, source=source, metrics={})
+
+
+def leave_one_out(docs: Sequence[LabelledDocument], channel_names: Sequence[str], models: tuple[str, ...], measure_ids: Sequence[str]) -> tuple[Metrics, list[Calibration]]:
+    """Each document judged by a calibration fitted on all the others."""
+    if len(docs) < 2:
+        raise LabelError("leave-one-document-out evaluation needs at least 2 labelled documents")
+    calibrations = [
+        calibrate([d for j, d in enumerate(docs) if j != i], channel_names, models, measure_ids, source=f"fitted without {doc.doc.file_name}")
+        for i, doc in enumerate(docs)
+    ]
+    return judge(docs, calibrations, measure_ids), calibrations
