@@ -29,8 +29,9 @@ from sklearn.linear_model import LogisticRegression
 from compare.calibration import Calibration
 from compare.catalogue import Catalogue
 from compare.errors import LabelError
-from compare.match import MATCHABLE_KINDS, Thresholds
+from compare.match import LEXICAL, MATCHABLE_KINDS, Thresholds
 from compare.normalize import for_matching
+from compare.pipeline import Scorer, parse_document
 from compare.records import Clause, ParsedDocument
 
 NONE_LABEL = "none"
@@ -316,3 +317,99 @@ def leave_one_out(docs: Sequence[LabelledDocument], channel_names: Sequence[str]
         for i, doc in enumerate(docs)
     ]
     return judge(docs, calibrations, measure_ids), calibrations
+
+
+def label_files(gold: Path) -> list[Path]:
+    """Every ``*.labels.tsv`` in the gold folder, sorted."""
+    if not gold.is_dir():
+        raise LabelError(f"{gold}: gold folder does not exist")
+    files = sorted(gold.glob("*.labels.tsv"))
+    if not files:
+        raise LabelError(f"{gold}: no *.labels.tsv files")
+    return files
+
+
+def pdf_for(labels: Path, corpus: Path | None) -> Path:
+    """The PDF a label file describes: ``<stem>.pdf`` beside it, or in the corpus folder."""
+    stem = labels.name.removesuffix(".labels.tsv")
+    for folder in (labels.parent, corpus):
+        if folder is not None and (folder / f"{stem}.pdf").is_file():
+            return folder / f"{stem}.pdf"
+    raise LabelError(f"{labels.name}: no {stem}.pdf beside it or in the corpus folder")
+
+
+def evaluation_markdown(metrics: Metrics, catalogue: Catalogue, *, title: str, notes: Sequence[str] = ()) -> str:
+    """The figures as markdown: overall, then per measure with support."""
+    lines = [
+        f"# {title}",
+        "",
+        *[f"- {note}" for note in notes],
+        "",
+        "| level | figure | value |",
+        "|---|---|---|",
+        f"| items | labelled / located | {metrics.items} / {metrics.located} |",
+        f"| clause | top-1 accuracy | {metrics.top1:.3f} |",
+        f"| clause | top-3 accuracy | {metrics.top3:.3f} |",
+        f"| clause | none precision | {metrics.none_precision:.3f} |",
+        f"| clause | none recall | {metrics.none_recall:.3f} |",
+        f"| cell | precision | {metrics.cell_precision:.3f} |",
+        f"| cell | recall | {metrics.cell_recall:.3f} |",
+        f"| cell | F1 | {metrics.cell_f1:.3f} |",
+        f"| cell | cells judged | {metrics.cells} |",
+        "",
+        "| measure | title | support | precision | recall | F1 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for measure in catalogue.measures:
+        m = metrics.per_measure.get(measure.measure_id)
+        if m is None:
+            continue
+        lines.append(
+            f"| {measure.measure_id} | {measure.title_en} | {int(m['support'])} | {m['precision']:.2f} | {m['recall']:.2f} | {m['f1']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An evaluation: leave-one-document-out figures and the calibration fitted on all documents."""
+
+    metrics: Metrics
+    calibration: Calibration
+    documents: tuple[str, ...]
+    unlocated: tuple[str, ...]
+
+
+def labelled_documents(gold: Path, corpus: Path | None, scorer: Scorer, catalogue: Catalogue) -> tuple[list[LabelledDocument], list[str]]:
+    """Parse, locate and score every labelled document in the gold folder."""
+    docs: list[LabelledDocument] = []
+    unlocated: list[str] = []
+    for labels in label_files(gold):
+        items = read_labels(labels, catalogue)
+        pdf = pdf_for(labels, corpus)
+        parsed = parse_document(pdf)
+        if not parsed.ok:
+            raise LabelError(f"{labels.name}: its PDF could not be read: {parsed.message}")
+        located = locate(items, parsed.clauses)
+        unlocated += [f"{labels.name} row {items[i].row}" for i, rows in located.items() if not rows]
+        channels = scorer.channels(parsed.clauses)
+        docs.append(LabelledDocument(parsed, items, located, channels, catalogue.ids))
+    return docs, unlocated
+
+
+def evaluate(gold: Path, corpus: Path | None, scorer: Scorer, catalogue: Catalogue) -> Outcome:
+    """Leave-one-document-out figures on the gold folder, and a calibration fitted on all of it."""
+    docs, unlocated = labelled_documents(gold, corpus, scorer, catalogue)
+    channel_names = list(docs[0].channels)
+    models = tuple(scorer.encoders)
+    metrics, _ = leave_one_out(docs, channel_names, models, catalogue.ids)
+    names = tuple(d.doc.file_name for d in docs)
+    final = calibrate(docs, channel_names, models, catalogue.ids, source=f"fitted on {len(docs)} labelled documents")
+    final = Calibration(
+        models=final.models,
+        weights=final.weights,
+        thresholds=final.thresholds,
+        source=final.source,
+        metrics={"leave_one_document_out": metrics.as_dict(), "documents": list(names)},
+    )
+    return Outcome(metrics=metrics, calibration=final, documents=names, unlocated=tuple(unlocated))

@@ -11,6 +11,7 @@ The fused score is a weighted sum of the channels; thresholds on it come from ca
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from compare.catalogue import Catalogue
+from compare.normalize import for_matching
 from compare.records import Clause, ClauseKind, CoverageCell, CoverageStatus, Match
 
 LEXICAL = "lexical"
@@ -27,29 +29,68 @@ MATCHABLE_KINDS = frozenset({ClauseKind.MEASURE})
 _EPS = 1e-6
 
 
-def measure_passages(catalogue: Catalogue) -> tuple[list[str], np.ndarray]:
-    """Texts embedded for each measure (English title + text, and the Chinese text where known).
+#: Measure sentences shorter than this (characters) are not embedded on their own.
+MIN_SENTENCE_CHARS = 20
+#: A measure's sentence-level score is the mean of its best this-many sentence similarities.
+SENTENCE_POOL = 2
+_EN_SENTENCE_END = re.compile(r"(?<=[.;])\s+")
+_ZH_SENTENCE_END = re.compile(r"(?<=[。；])")
 
-    Returns the texts and, for each text, the index of its measure in catalogue order.
+
+@dataclass(frozen=True)
+class Passages:
+    """Texts embedded for the measures, and which measure (catalogue index) each belongs to."""
+
+    texts: list[str]
+    owner: np.ndarray
+    pooled: bool
+
+    def scores(self, cosines: np.ndarray, n_measures: int) -> np.ndarray:
+        """clause x measure scores: the cosine itself, or the mean of the best sentences."""
+        if not self.pooled:
+            return cosines
+        result = np.zeros((cosines.shape[0], n_measures), dtype=np.float32)
+        for index in range(n_measures):
+            columns = cosines[:, self.owner == index]
+            best = -np.sort(-columns, axis=1)[:, :SENTENCE_POOL]
+            result[:, index] = best.mean(axis=1)
+        return result
+
+
+def _sentences(text: str, pattern: re.Pattern[str]) -> list[str]:
+    return [p.strip() for p in pattern.split(text) if len(p.strip()) >= MIN_SENTENCE_CHARS]
+
+
+def measure_passages(catalogue: Catalogue) -> dict[str, Passages]:
+    """The measure texts each semantic channel compares clauses with, by channel suffix.
+
+    - ``""``: the whole measure (official Chinese section title, English title and text);
+    - ``":sent"``: each sentence of the English text, pooled per measure (catches a clause that
+      carries one part of a long measure);
+    - ``":zh"``: the Chinese text, only when every measure has one (z-scores across a mix of
+      languages would favour the measures whose text shares the clause's language).
     """
-    texts: list[str] = []
-    owner: list[int] = []
-    for index, measure in enumerate(catalogue.measures):
-        texts.append(f"{measure.section_title_zh}：{measure.title_en} {measure.text_en}")
-        owner.append(index)
-        if measure.text_zh:
-            texts.append(measure.text_zh)
+    measures = catalogue.measures
+    whole = [f"{m.section_title_zh}：{m.title_en} {m.text_en}" for m in measures]
+    result = {"": Passages(whole, np.arange(len(measures)), pooled=False)}
+    texts, owner = [], []
+    for index, m in enumerate(measures):
+        for sentence in _sentences(m.text_en, _EN_SENTENCE_END) or [m.text_en]:
+            texts.append(f"{m.section_title_zh}：{sentence}")
             owner.append(index)
-    return texts, np.asarray(owner)
-
-
-def similarity(clause_vectors: np.ndarray, passage_vectors: np.ndarray, owner: np.ndarray, n_measures: int) -> np.ndarray:
-    """Cosine of every clause with every measure: the best of the measure's passages."""
-    raw = clause_vectors @ passage_vectors.T
-    result = np.full((raw.shape[0], n_measures), -1.0, dtype=np.float32)
-    for column, measure_index in enumerate(owner):
-        np.maximum(result[:, measure_index], raw[:, column], out=result[:, measure_index])
+    result[":sent"] = Passages(texts, np.asarray(owner), pooled=True)
+    if all(m.text_zh for m in measures):
+        result[":zh"] = Passages([m.text_zh or "" for m in measures], np.arange(len(measures)), pooled=False)
     return result
+
+
+def clause_query(clause: Clause) -> str:
+    """What is embedded for a clause: its nearest heading, then its normalized text.
+
+    The heading places a terse item in its action (“（三）“互联网+”现代农业” > 4.质量追溯”).
+    """
+    parent = next((h for h in reversed(clause.heading.split(" > ")) if h.strip()), "")
+    return f"{for_matching(parent)}：{clause.text_norm}" if parent else clause.text_norm
 
 
 def row_z(scores: np.ndarray) -> np.ndarray:

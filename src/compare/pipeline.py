@@ -27,10 +27,10 @@ from compare.encoders import Encoder, load_encoder
 from compare.errors import DocumentError
 from compare.extract import pages as extract_pages
 from compare.extract import sha256_of
-from compare.match import LEXICAL, coverage, lexical, measure_passages, row_z, similarity, top_matches
+from compare.match import LEXICAL, clause_query, coverage, lexical, measure_passages, row_z, top_matches
 from compare.metadata import metadata
 from compare.normalize import cjk_share
-from compare.records import CoverageCell, DocStatus, Match, ParsedDocument
+from compare.records import Clause, CoverageCell, DocStatus, Match, ParsedDocument
 from compare.segment import clauses as segment_clauses
 from compare.segment import full_text
 from compare.settings import Settings
@@ -148,23 +148,30 @@ class Scorer:
     def method(self) -> str:
         return "fused(" + ",".join(f"{e.model_id}" for e in self.encoders.values()) + f",{LEXICAL})"
 
-    def channels(self, texts: Sequence[str], stats: EmbeddingStats | None = None) -> dict[str, np.ndarray]:
-        """Every channel's clause x measure scores for normalized clause texts."""
-        passages, owner = measure_passages(self.catalogue)
+    def channels(self, clauses: Sequence[Clause], stats: EmbeddingStats | None = None) -> dict[str, np.ndarray]:
+        """Every channel's clause x measure scores.
+
+        Semantic channels: per model, one per kind of measure passage (``<model>``,
+        ``<model>:sent``, ``<model>:zh``), z-normalized per clause. Plus the lexical channel.
+        """
+        passages = measure_passages(self.catalogue)
+        queries = [clause_query(c) for c in clauses]
+        n_measures = len(self.catalogue)
         result: dict[str, np.ndarray] = {}
         for spec, encoder in self.encoders.items():
             cache = self.caches[spec]
-            measure_vectors = embeddings(encoder, passages, role="passage", cache=cache)
-            clause_vectors = embeddings(encoder, texts, role="query", cache=cache, stats=stats)
-            result[spec] = row_z(similarity(clause_vectors, measure_vectors, owner, len(self.catalogue)))
-        result[LEXICAL] = lexical(texts, self.catalogue)
+            clause_vectors = embeddings(encoder, queries, role="query", cache=cache, stats=stats)
+            for suffix, group in passages.items():
+                measure_vectors = embeddings(encoder, group.texts, role="passage", cache=cache)
+                result[spec + suffix] = row_z(group.scores(clause_vectors @ measure_vectors.T, n_measures))
+        result[LEXICAL] = lexical([c.text_norm for c in clauses], self.catalogue)
         return result
 
     def score(self, docs: Sequence[ParsedDocument]) -> Scored:
         ok_docs = [d for d in docs if d.ok]
         clauses = [c for d in ok_docs for c in d.clauses]
         stats = EmbeddingStats()
-        channels = self.channels([c.text_norm for c in clauses], stats)
+        channels = self.channels(clauses, stats)
         fused = self.calibration.fusion.fused(channels)
         ids = self.catalogue.ids
         matches = top_matches(clauses, fused, channels, ids, k=self.top_k, method=self.method)
