@@ -118,3 +118,33 @@ CREATE TABLE IF NOT EXISTS coverage (
     run_id VARCHAR,                          -- run that decided it
     PRIMARY KEY (doc_id, measure_id)
 );
+
+CREATE TABLE IF NOT EXISTS evaluations (
+    evaluation_id VARCHAR PRIMARY KEY,       -- unique id of one `compare evaluate` run
+    evaluated_at TIMESTAMP,                  -- when it ran (UTC)
+    gold VARCHAR,                            -- folder of label files judged
+    documents VARCHAR,                       -- labelled documents judged, comma-separated
+    models VARCHAR,                          -- embedding models (comma-separated specs)
+    protocol VARCHAR,                        -- how calibration was kept apart from the judged documents
+    items INTEGER,                           -- labelled items
+    located INTEGER,                         -- labelled items found among the clauses
+    top1 DOUBLE,                             -- share of items with a measure whose best match is one of their measures
+    top3 DOUBLE,                             -- share of items with a measure that has one of their measures in its top 3
+    none_precision DOUBLE,                   -- of items predicted to implement no measure, the share labelled none
+    none_recall DOUBLE,                      -- of items labelled none, the share predicted none
+    cell_precision DOUBLE,                   -- document x measure cells predicted covered that are covered in the labels
+    cell_recall DOUBLE,                      -- cells covered in the labels that are predicted covered
+    cell_f1 DOUBLE,                          -- harmonic mean of cell precision and recall
+    cells INTEGER,                           -- document x measure cells judged
+    calibration VARCHAR                      -- JSON: the calibration fitted on all judged documents
+);
+
+CREATE TABLE IF NOT EXISTS evaluation_measures (
+    evaluation_id VARCHAR,                   -- evaluation
+    measure_id VARCHAR,                      -- national measure
+    support INTEGER,                         -- labelled documents that implement the measure
+    precision DOUBLE,                        -- cell precision for this measure
+    recall DOUBLE,                           -- cell recall for this measure
+    f1 DOUBLE,                               -- cell F1 for this measure
+    PRIMARY KEY (evaluation_id, measure_id)
+);

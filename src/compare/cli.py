@@ -94,6 +94,75 @@ def run(
         raise typer.Exit(1)
 
 
+@app.command()
+def evaluate(
+    gold: Annotated[Path, typer.Option(help="Folder of <pdf stem>.labels.tsv files (PDFs beside them or in --corpus).")] = Settings().corpus,
+    corpus: Annotated[Path | None, typer.Option(help="Where to find the PDFs when they are not beside the labels.")] = None,
+    warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse to record the figures in.")] = Settings().warehouse,
+    models: Annotated[str, typer.Option(help="Comma-separated embedding models, fused.")] = ",".join(Settings().models),
+    out: Annotated[Path, typer.Option(help="Markdown file for the figures.")] = Path("warehouse/evaluation.md"),
+    calibrate: Annotated[bool, typer.Option(help="Also write the calibration fitted on all labelled documents.")] = False,
+) -> None:
+    """Judge the matching against gold labels, leave-one-document-out.
+
+    Each labelled document is judged by fusion weights and thresholds fitted on the other
+    documents only. With --calibrate, the calibration fitted on all of them is written to the
+    settings' calibration file, and runs use it from then on.
+
+    Example: compare evaluate --gold corpora/provincial --calibrate
+    """
+    _prefect_env()
+    import datetime as dt
+
+    from compare import evaluate as ev
+    from compare import warehouse as wh
+    from compare.calibration import write_calibration
+    from compare.catalogue import load_catalogue
+    from compare.pipeline import Scorer
+
+    try:
+        settings = Settings.from_env(warehouse=warehouse, models=models)
+        catalogue = load_catalogue(settings.catalogue)
+        scorer = Scorer.from_settings(settings, catalogue)
+        outcome = ev.evaluate(gold, corpus, scorer, catalogue)
+    except CompareError as exc:
+        _fail(exc)
+        return
+    notes = [
+        f"documents: {', '.join(outcome.documents)}",
+        "protocol: leave-one-document-out (each document judged by a calibration fitted on the others)",
+        f"models: {', '.join(settings.models)}",
+    ]
+    if outcome.unlocated:
+        notes.append(f"labelled items not found among the clauses: {', '.join(outcome.unlocated)}")
+    markdown = ev.evaluation_markdown(outcome.metrics, catalogue, title="compare evaluation", notes=notes)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(markdown, encoding="utf-8")
+    evaluation_id = wh.new_run_id()
+    record = {
+        "evaluation_id": evaluation_id,
+        "evaluated_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        "gold": str(gold),
+        "documents": ",".join(outcome.documents),
+        "models": ",".join(settings.models),
+        "protocol": "leave-one-document-out",
+        **outcome.metrics.as_dict(),
+        "calibration": outcome.calibration.as_record(),
+    }
+    with wh.snapshot(settings.warehouse) as con:
+        wh.write_evaluation(con, record, outcome.metrics.per_measure)
+    m = outcome.metrics
+    console.print(
+        f"items {m.items} (located {m.located}); clause top-1 {m.top1:.3f}, top-3 {m.top3:.3f}, "
+        f"none precision {m.none_precision:.3f}, none recall {m.none_recall:.3f}; "
+        f"cells precision {m.cell_precision:.3f}, recall {m.cell_recall:.3f}, F1 {m.cell_f1:.3f}"
+    )
+    console.print(f"figures: {out}  warehouse: {settings.warehouse} (evaluation {evaluation_id})")
+    if calibrate:
+        path = write_calibration(outcome.calibration, settings.calibration, fitted_on=", ".join(outcome.documents))
+        console.print(f"calibration written: {path}")
+
+
 @catalogue_app.command("build")
 def catalogue_build(
     seed: Annotated[Path, typer.Option(help="English translation of 国发〔2015〕40号.")] = SEED_DEFAULT,

@@ -267,3 +267,19 @@ def write_coverage(con: duckdb.DuckDBPyConnection, cells: Sequence[CoverageCell]
 def write_run(con: duckdb.DuckDBPyConnection, record: dict[str, Any]) -> None:
     row = {k: json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, dict) else v for k, v in record.items()}
     _insert(con, "runs", pd.DataFrame([row]))
+
+
+def write_evaluation(con: duckdb.DuckDBPyConnection, record: dict[str, Any], per_measure: dict[str, dict[str, float]]) -> None:
+    """One evaluation's figures, overall and per measure."""
+    row = {k: json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, dict) else v for k, v in record.items()}
+    _insert(con, "evaluations", pd.DataFrame([row]))
+    _insert(
+        con,
+        "evaluation_measures",
+        pd.DataFrame(
+            [
+                {"evaluation_id": record["evaluation_id"], "measure_id": m, **{k: v for k, v in figures.items()}}
+                for m, figures in per_measure.items()
+            ]
+        ),
+    )
