@@ -109,6 +109,15 @@ CREATE TABLE IF NOT EXISTS matches (
     PRIMARY KEY (clause_id, rank)
 );
 
+CREATE TABLE IF NOT EXISTS clause_decisions (
+    clause_id VARCHAR PRIMARY KEY,           -- clause
+    doc_id VARCHAR,                          -- document
+    decision VARCHAR,                        -- measure (implements its best match) or none (boilerplate, goal, or beyond the national plan)
+    measure_id VARCHAR,                      -- the measure it implements (NULL when none)
+    score DOUBLE,                            -- fused score of its best match
+    run_id VARCHAR                           -- run that decided it
+);
+
 CREATE TABLE IF NOT EXISTS coverage (
     doc_id VARCHAR,                          -- document
     measure_id VARCHAR,                      -- national measure

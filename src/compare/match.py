@@ -20,7 +20,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from compare.catalogue import Catalogue
 from compare.normalize import for_matching
-from compare.records import Clause, ClauseKind, CoverageCell, CoverageStatus, Match
+from compare.records import Clause, ClauseDecision, ClauseKind, CoverageCell, CoverageStatus, Match
 
 LEXICAL = "lexical"
 LEXICAL_NGRAMS = (2, 3)
@@ -209,3 +209,26 @@ def coverage(
             evidence = clauses[rows[best]].clause_id if status != CoverageStatus.ABSENT else None
             cells.append(CoverageCell(doc_id, measure_id, status, score, evidence))
     return cells
+
+
+IMPLEMENTS = "measure"
+NONE = "none"
+
+
+def decisions(clauses: Sequence[Clause], fused: np.ndarray, measure_ids: Sequence[str], thresholds: Thresholds) -> list[ClauseDecision]:
+    """Each clause's best measure, or ``none``: not a measure item, or no measure close enough."""
+    result = []
+    for row, clause in enumerate(clauses):
+        column = int(np.argmax(fused[row])) if fused.shape[1] else 0
+        score = float(fused[row, column]) if fused.shape[1] else 0.0
+        implements = clause.kind in MATCHABLE_KINDS and score >= thresholds.clause
+        result.append(
+            ClauseDecision(
+                clause_id=clause.clause_id,
+                doc_id=clause.doc_id,
+                decision=IMPLEMENTS if implements else NONE,
+                measure_id=measure_ids[column] if implements else None,
+                score=score,
+            )
+        )
+    return result

@@ -27,10 +27,10 @@ from compare.encoders import Encoder, load_encoder
 from compare.errors import DocumentError
 from compare.extract import pages as extract_pages
 from compare.extract import sha256_of
-from compare.match import LEXICAL, clause_query, coverage, lexical, measure_passages, row_z, top_matches
+from compare.match import LEXICAL, clause_query, coverage, decisions, lexical, measure_passages, row_z, top_matches
 from compare.metadata import metadata
 from compare.normalize import cjk_share
-from compare.records import Clause, CoverageCell, DocStatus, Match, ParsedDocument
+from compare.records import Clause, ClauseDecision, CoverageCell, DocStatus, Match, ParsedDocument
 from compare.segment import clauses as segment_clauses
 from compare.segment import full_text
 from compare.settings import Settings
@@ -117,6 +117,7 @@ class Scored:
 
     matches: list[Match]
     cells: list[CoverageCell]
+    decisions: list[ClauseDecision] = field(default_factory=list)
     embedding: EmbeddingStats = field(default_factory=EmbeddingStats)
 
 
@@ -175,8 +176,10 @@ class Scorer:
         fused = self.calibration.fusion.fused(channels)
         ids = self.catalogue.ids
         matches = top_matches(clauses, fused, channels, ids, k=self.top_k, method=self.method)
-        cells = coverage([d.doc_id for d in ok_docs], clauses, fused, ids, self.calibration.thresholds)
-        return Scored(matches=matches, cells=cells, embedding=stats)
+        thresholds = self.calibration.thresholds
+        cells = coverage([d.doc_id for d in ok_docs], clauses, fused, ids, thresholds)
+        chosen = decisions(clauses, fused, ids, thresholds)
+        return Scored(matches=matches, cells=cells, decisions=chosen, embedding=stats)
 
 
 @dataclass(frozen=True)
@@ -238,6 +241,7 @@ def publish(
         warehouse.mark_withdrawn(con, list(run_plan.withdrawn), run_id)
         warehouse.write_matches(con, scored.matches, run_id)
         warehouse.write_coverage(con, scored.cells, run_id)
+        warehouse.write_decisions(con, scored.decisions, run_id)
         warehouse.write_run(con, record)
     return RunSummary(
         run_id=run_id,

@@ -157,3 +157,14 @@ class CoverageCell:
     status: CoverageStatus
     score: float
     evidence_clause_id: str | None
+
+
+@dataclass(frozen=True)
+class ClauseDecision:
+    """Whether a clause implements a national measure (its best match) or none."""
+
+    clause_id: str
+    doc_id: str
+    decision: str
+    measure_id: str | None
+    score: float

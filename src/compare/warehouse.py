@@ -27,7 +27,7 @@ import pandas as pd
 
 from compare.catalogue import Catalogue
 from compare.errors import WarehouseError
-from compare.records import CoverageCell, Match, ParsedDocument
+from compare.records import ClauseDecision, CoverageCell, Match, ParsedDocument
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_SQL = PROJECT_ROOT / "warehouse" / "schema.sql"
@@ -174,7 +174,7 @@ def delete_documents(con: duckdb.DuckDBPyConnection, doc_ids: Sequence[str]) -> 
     con.register("_ids", ids)
     try:
         con.execute("DELETE FROM matches WHERE clause_id IN (SELECT clause_id FROM clauses WHERE doc_id IN (SELECT doc_id FROM _ids))")
-        for table in ("coverage", "departments", "targets", "clauses", "pages", "documents"):
+        for table in ("coverage", "clause_decisions", "departments", "targets", "clauses", "pages", "documents"):
             con.execute(f"DELETE FROM {table} WHERE doc_id IN (SELECT doc_id FROM _ids)")
     finally:
         con.unregister("_ids")
@@ -257,6 +257,10 @@ def write_matches(con: duckdb.DuckDBPyConnection, matches: Sequence[Match], run_
         )
     finally:
         con.unregister("_frame")
+
+
+def write_decisions(con: duckdb.DuckDBPyConnection, chosen: Sequence[ClauseDecision], run_id: str) -> None:
+    _insert(con, "clause_decisions", pd.DataFrame([{**asdict(d), "run_id": run_id} for d in chosen]))
 
 
 def write_coverage(con: duckdb.DuckDBPyConnection, cells: Sequence[CoverageCell], run_id: str) -> None:
