@@ -1,4 +1,11 @@
-"""Text normalization for matching. The original text is always kept for evidence."""
+"""Text normalization for matching. The original text is always kept for evidence.
+
+``for_matching`` is the form that is embedded and compared: Kangxi radicals folded to
+ideographs, no spaces between CJK characters, full-width letters, digits and number signs
+folded to half-width (Chinese punctuation kept, and ASCII punctuation next to Chinese made
+full-width), and traditional characters and Taiwan vocabulary converted to simplified
+mainland usage with OpenCC's ``tw2sp`` (網際網路 → 互联网, 資訊 → 信息, 軟體 → 软件).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +15,16 @@ from functools import lru_cache
 
 import opencc
 
-#: Full-width ASCII letters and digits (and the ideographic space) fold to half-width;
-#: Chinese punctuation (，。、；：（）《》“”) is kept as it is.
-_FULLWIDTH_ALNUM = re.compile(r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff05\uff0e\u3000]")
+#: Full-width ASCII letters, digits and the signs that go with numbers (％ ＋ － ． ／) and the
+#: ideographic space fold to half-width; Chinese punctuation (，。、；：（）《》“”) is kept as it is.
+_FULLWIDTH_ALNUM = re.compile(r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff05\uff0b\uff0d\uff0e\uff0f\u3000]")
+#: Kangxi radicals, CJK radical supplements and compatibility ideographs, which some PDF fonts
+#: map characters to (⼀ for 一, ⾏ for 行); NFKC folds them to the unified ideographs.
+_RADICAL_OR_COMPAT = re.compile(r"[\u2e80-\u2eff\u2f00-\u2fdf\uf900-\ufaff]")
+_ASCII_TO_FULLWIDTH = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！", "(": "（", ")": "）"}
+_CJK_SPAN = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+_ASCII_PUNCT_NEAR_CJK = re.compile(rf"(?<=[{_CJK_SPAN}])[,;:?!()]|[,;:?!()](?=[{_CJK_SPAN}])")
+_PARENTHESIZED_NUMBER = re.compile(r"\((\d{1,2}|[一二三四五六七八九十]{1,3})\)")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _SPACE_BETWEEN_CJK = re.compile(r"(?<=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef])[ \t]+(?=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef])")
 
@@ -25,6 +39,17 @@ def halfwidth_alnum(text: str) -> str:
     return _FULLWIDTH_ALNUM.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
 
 
+def unified_ideographs(text: str) -> str:
+    """Kangxi radicals and compatibility ideographs as the ideographs they stand for."""
+    return _RADICAL_OR_COMPAT.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
+
+
+def chinese_punctuation(text: str) -> str:
+    """ASCII punctuation next to Chinese characters (and around numbers such as "(1)") as full-width marks."""
+    text = _PARENTHESIZED_NUMBER.sub(r"（\1）", text)
+    return _ASCII_PUNCT_NEAR_CJK.sub(lambda m: _ASCII_TO_FULLWIDTH[m.group()], text)
+
+
 def simplified(text: str) -> str:
     """Traditional characters and Taiwan vocabulary (網際網路, 資訊, 軟體) to simplified mainland usage."""
     return _converter("tw2sp").convert(text)
@@ -37,7 +62,7 @@ def collapse_cjk_spaces(text: str) -> str:
 
 def for_matching(text: str) -> str:
     """The form of a text that is embedded and compared."""
-    return simplified(halfwidth_alnum(collapse_cjk_spaces(text))).strip()
+    return simplified(chinese_punctuation(halfwidth_alnum(collapse_cjk_spaces(unified_ideographs(text))))).strip()
 
 
 def cjk_share(text: str) -> float:

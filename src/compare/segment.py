@@ -1,4 +1,39 @@
-"""Clauses from page text: the numbering hierarchy 一、 > （一） > 1. > （1） > ① of Chinese official documents."""
+"""Clauses from page text, following the numbering hierarchy 一、 > （一） > 1. > （1） > ①.
+
+Input: pages whose text holds one paragraph per line (as ``extract.pages`` gives them).
+A paragraph that runs over a page break (the page's last paragraph does not end a
+sentence and the next page's first paragraph is not numbered) is one clause.
+
+Every clause has:
+
+- ``path``: the printed numbering of the item and its ancestors, ``二.（三）.2.（1）.①``
+  (see ``compare.numbering``). An unnumbered paragraph that follows an item gets the
+  item's path and ``+n`` (``一.（三）+1`` for the first such paragraph); the parts of an
+  item split into several measures get ``#n`` (``二.（三）.2#1``, ``#2`` …). Paragraphs
+  before the first numbered item and the closing boilerplate have an empty path.
+- ``heading``: the chain of headings above it, joined with `` > ``.
+- ``page``: the page it starts on; ``char_start``/``char_end``: its span in
+  ``full_text(pages)``. The span covers the clause's text; a clause that runs over a page
+  break also covers the newline between the pages (``text`` has no newline).
+- ``kind``:
+  ``boilerplate``: the notice wrapper around the plan (red header, document number,
+  the 关于印发…的通知 title, addressees, the covering note, signature and date,
+  （此件公开发布）) and the 抄送/印发 block;
+  ``heading``: the plan title and numbered headings with no body (``一、总体要求``,
+  ``（一）“互联网+”创业创新。``);
+  ``principle``: the preamble and items under 指导思想, 基本原则, 总体思路 or 总体要求;
+  ``goal``: items under 发展目标/主要目标 (any title ending in 目标) and unnumbered
+  paragraphs that state targets for a year (``到2020年，…达到…``);
+  ``measure``: everything else in the body.
+
+Splitting (conservative): a measure is split into parts only when the paragraph itself
+enumerates them, in order, with 一是…二是…, 第一，…第二，…, inline ①②… or inline
+（1）（2）…, at least two of them. The first part runs from the start of the paragraph
+(its title sentence included) to the second cue; the last part keeps the closing
+department parentheses. The parts' texts together are the paragraph. A paragraph with
+several sentences or semicolon-separated tasks but no enumeration stays one clause: the
+sentences of one numbered item usually serve its one topic.
+"""
 
 from __future__ import annotations
 
@@ -6,36 +41,77 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from compare.normalize import collapse_cjk_spaces, for_matching
+from compare.normalize import for_matching
+from compare.numbering import CIRCLED_NUMBERS, INLINE_ORDINALS, PATH_SEPARATOR, Marker, marker_of
 from compare.records import Clause, ClauseKind, Page
+from compare.structure import departments, trailing_parenthesis
 
-#: Numbering markers by level, outermost first.
-LEVEL_MARKERS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"^(?P<n>[一二三四五六七八九十]{1,3})、"),
-    re.compile(r"^[（(](?P<n>[一二三四五六七八九十]{1,3})[）)]"),
-    re.compile(r"^(?P<n>\d{1,2})[.．、](?!\d)"),
-    re.compile(r"^[（(](?P<n>\d{1,2})[）)]"),
-    re.compile(r"^(?P<n>[①②③④⑤⑥⑦⑧⑨⑩])"),
-)
-_PAGE_NUMBER = re.compile(r"^\s*[—\-－–]\s*\d{1,4}\s*[—\-－–]\s*$")
-#: A heading is a numbered paragraph this short or shorter.
-MAX_HEADING_CHARS = 24
-_SENTENCE_END = "。：:；;！？"
+#: A numbered paragraph whose text after the marker is this short, one sentence and no
+#: comma, is a heading.
+MAX_HEADING_CHARS = 30
+#: The title sentence that opens an item (``指导思想。``) is at most this long.
+MAX_TITLE_CHARS = 20
+#: A plan title is at most this long.
+MAX_PLAN_TITLE_CHARS = 80
+#: Separator of the heading chain.
+HEADING_SEPARATOR = " > "
+#: A document most of whose paragraphs (this share) start indented sets paragraphs by indentation.
+INDENTED_STYLE_SHARE = 0.5
+#: How extraction separates the cells of a table row (a row never continues a paragraph).
+TABLE_CELL_SEPARATOR = " | "
+#: Suffix of an unnumbered paragraph's path and of a split part's path.
+FOLLOW_ON_MARK = "+"
+PART_MARK = "#"
+
+_SENTENCE_END = "。！？；：!?;:"
+_CONTINUATION_START = "，。、；：！？）》」』】〕”’,.;:!?)%"
+_PLAN_WORDS = re.compile(r"(计划|方案|意见|规划|纲要|措施|办法|通知|决定)")
+_NOTICE_TITLE = re.compile(r"关于.{0,60}(通知|意见|决定)$|^关于印发")
+_RED_HEADER = re.compile(r"^[\u4e00-\u9fff（）()]{2,40}文件$")
+_DOC_NUMBER_LINE = re.compile(r"^[\u4e00-\u9fff]{1,12}\s*[〔\[【（(]\s*\d{4}\s*[〕\]】）)]\s*\d{1,4}\s*号$")
+_DATE_LINE = re.compile(r"^(?:\d{4}|[〇零一二三四五六七八九○]{4})年[\d一二三四五六七八九十]{1,3}月[\d一二三四五六七八九十]{1,3}日$")
+_ISSUER_LINE = re.compile(r"^[\u4e00-\u9fff（）()]{2,40}(人民政府|办公厅|办公室|委员会|人民政府办公厅|管委会)$")
+_PUBLICITY = re.compile(r"^[（(]此件.{0,12}[）)]$")
+_CC_BLOCK = re.compile(r"^(抄送|抄报|主送|分送|公开方式|公开属性|信息公开选项)[:：]|印发$|^[\u4e00-\u9fff（）()]{2,40}\s*\d{4}年\d{1,2}月\d{1,2}日\s*印发")
+_ADDRESSEES = re.compile(r"(人民政府|各部门|直属机构|各有关单位|各委办厅局|管委会)[^。]*[:：]$")
+_COVERING_NOTE = re.compile(r"印发给你们|现印发|请认真贯彻|请结合实际|认真组织实施|贯彻执行|遵照执行")
+_SUBTITLE = re.compile(r"^[（(]\d{4}\s*[—\-–－~至到]+\s*\d{4}年?[）)]$")
+_GOAL_TITLE = re.compile(r"目标$")
+_PRINCIPLE_TITLE = re.compile(r"(指导思想|基本原则|总体思路|基本思路|工作思路|总体要求|指导原则|主要原则)$")
+_TARGET_SENTENCE = re.compile(r"^(?:到|至|力争到|力争)?20\d\d年.*?(达到|超过|突破|不低于|不少于|建成|实现|提高|增长|形成)")
+_INLINE_ORDINAL = re.compile(rf"(?:^|(?<=[{_SENTENCE_END}，,]))(?:(?P<cn>[{''.join(INLINE_ORDINALS)}])是|第(?P<nth>[{''.join(INLINE_ORDINALS)}])[，,、])")
+_INLINE_CIRCLED = re.compile(rf"(?<=[{_SENTENCE_END}，,])(?P<c>[{CIRCLED_NUMBERS}])|^(?P<c0>[{CIRCLED_NUMBERS}])")
+_INLINE_PAREN = re.compile(rf"(?<=[{_SENTENCE_END}，,])[（(](?P<d>\d{{1,2}})[）)]")
+#: An item is split only when it enumerates at least this many parts.
+MIN_PARTS = 2
 
 
 @dataclass(frozen=True)
 class _Paragraph:
+    """A paragraph and where each of its pieces sits in the full text."""
+
     text: str
     page: int
-    start: int
-    end: int
+    pieces: tuple[tuple[int, int], ...]  # (offset in full text, length) of each line joined
+    indented: bool = False
 
+    def offset(self, index: int) -> int:
+        """Offset in the full text of character ``index`` of the paragraph (``len(text)`` for its end)."""
+        consumed = 0
+        for start, length in self.pieces:
+            if index < consumed + length:
+                return start + index - consumed
+            consumed += length
+        last_start, last_length = self.pieces[-1]
+        return last_start + last_length
 
-def _marker_level(text: str) -> tuple[int, str] | None:
-    for level, pattern in enumerate(LEVEL_MARKERS):
-        if m := pattern.match(text):
-            return level, m.group("n")
-    return None
+    @property
+    def start(self) -> int:
+        return self.pieces[0][0]
+
+    @property
+    def end(self) -> int:
+        return self.offset(len(self.text))
 
 
 def full_text(pages: Sequence[Page]) -> str:
@@ -43,67 +119,255 @@ def full_text(pages: Sequence[Page]) -> str:
     return "\n".join(page.text for page in pages)
 
 
-def _paragraphs(pages: Sequence[Page]) -> list[_Paragraph]:
-    paragraphs: list[_Paragraph] = []
-    buffer = ""
-    start = end = offset = 0
-    page_of_start = 1
+def _page_paragraphs(page: Page, offset: int) -> list[_Paragraph]:
+    result = []
+    for raw in page.text.split("\n"):
+        stripped = raw.strip()
+        if stripped:
+            lead = len(raw) - len(raw.lstrip())
+            result.append(_Paragraph(stripped, page.number, ((offset + lead, len(stripped)),), lead > 0))
+        offset += len(raw) + 1
+    return result
 
-    def flush() -> None:
-        nonlocal buffer
-        if buffer.strip():
-            paragraphs.append(_Paragraph(buffer.strip(), page_of_start, start, end))
-        buffer = ""
 
+def _runs_on(above: _Paragraph, below: _Paragraph, indented_style: bool) -> bool:
+    """Whether the first paragraph of a page continues the last one of the page before.
+
+    In a document whose paragraphs start indented, a page that starts flush left
+    continues the page before; otherwise a page continues the page before when that page
+    stops in mid-sentence.
+    """
+    if below.text[0] in _CONTINUATION_START:
+        return True
+    if departments(below.text) and trailing_parenthesis(below.text) == (0, below.text.rstrip("。")[1:-1]):
+        return True  # the closing （…负责） of the item above
+    if (
+        marker_of(below.text) is not None
+        or _is_boilerplate(below.text)
+        or _is_boilerplate(above.text)
+        or _is_title(below.text)
+        or TABLE_CELL_SEPARATOR in below.text
+    ):
+        return False
+    if indented_style:
+        return not below.indented
+    return above.text[-1] not in _SENTENCE_END and above.text[-1] not in "）)"
+
+
+def paragraphs(pages: Sequence[Page]) -> list[_Paragraph]:
+    """The document's paragraphs, with those that run over a page break joined."""
+    per_page: list[list[_Paragraph]] = []
+    offset = 0
     for page in pages:
-        for raw in page.text.split("\n"):
-            line = collapse_cjk_spaces(raw.strip())
-            line_start, offset = offset, offset + len(raw) + 1
-            if not line or _PAGE_NUMBER.match(line):
-                continue
-            if _marker_level(line) is not None or not buffer or buffer.rstrip()[-1:] in _SENTENCE_END:
-                flush()
-                start, page_of_start = line_start, page.number
-            buffer += line
-            end = line_start + len(raw)
-    flush()
-    return paragraphs
+        per_page.append(_page_paragraphs(page, offset))
+        offset += len(page.text) + 1
+    everything = [p for found in per_page for p in found]
+    indented_style = sum(p.indented for p in everything) >= INDENTED_STYLE_SHARE * len(everything) > 0
+    result: list[_Paragraph] = []
+    for found in per_page:
+        if result and found and _runs_on(result[-1], found[0], indented_style):
+            above = result.pop()
+            below = found.pop(0)
+            result.append(
+                _Paragraph(above.text + below.text, above.page, above.pieces + below.pieces, above.indented)
+            )
+        result.extend(found)
+    return result
+
+
+def _is_boilerplate(text: str) -> bool:
+    return bool(
+        _RED_HEADER.match(text)
+        or _DOC_NUMBER_LINE.match(text)
+        or _DATE_LINE.match(text)
+        or _ISSUER_LINE.match(text)
+        or _PUBLICITY.match(text)
+        or _CC_BLOCK.search(text)
+    )
+
+
+def _is_title(text: str) -> bool:
+    return (
+        len(text) <= MAX_PLAN_TITLE_CHARS
+        and "。" not in text
+        and marker_of(text) is None
+        and bool(_PLAN_WORDS.search(text))
+        and not _is_boilerplate(text)
+    )
+
+
+def _plan_start(paras: Sequence[_Paragraph]) -> tuple[int, int | None]:
+    """Index of the first paragraph of the plan proper, and of the plan title (None when there is none).
+
+    Everything before the plan is the notice wrapper.
+    """
+    first_numbered = next((i for i, p in enumerate(paras) if marker_of(p.text)), len(paras))
+    titles = [i for i in range(first_numbered) if _is_title(paras[i].text)]
+    notice = next((i for i in titles if _NOTICE_TITLE.search(paras[i].text)), None)
+    if notice is not None:
+        plan_titles = [i for i in titles if i > notice and not _NOTICE_TITLE.search(paras[i].text)]
+        if plan_titles:
+            return plan_titles[0], plan_titles[0]
+        wrapper_end = notice + 1
+        while wrapper_end < first_numbered and (
+            _is_boilerplate(paras[wrapper_end].text)
+            or _ADDRESSEES.search(paras[wrapper_end].text)
+            or _COVERING_NOTE.search(paras[wrapper_end].text)
+        ):
+            wrapper_end += 1
+        return wrapper_end, None
+    if titles:
+        return titles[0], titles[0]
+    return 0, None
+
+
+def _title_of(text: str, marker: Marker | None) -> str:
+    """The item's title: its heading text, or the short sentence that opens it (``指导思想``)."""
+    rest = text[marker.length :] if marker else text
+    first = re.split(r"[。：:；;]", rest, maxsplit=1)[0]
+    return first.strip() if len(first) <= MAX_TITLE_CHARS else ""
+
+
+def _is_heading(text: str, marker: Marker, next_marker: Marker | None) -> bool:
+    """A short one-sentence numbered paragraph; one with a comma only when numbered items below it follow."""
+    rest = text[marker.length :].strip()
+    body = rest.rstrip("。.：:")
+    if len(rest) > MAX_HEADING_CHARS or re.search(r"[。；;！？]", body):
+        return False
+    return not re.search(r"[，,]", body) or (next_marker is not None and next_marker.level > marker.level)
+
+
+def _context_kind(titles: Sequence[str]) -> ClauseKind:
+    """Kind given the titles of the item and its ancestors, innermost first."""
+    for title in titles:
+        if _GOAL_TITLE.search(title.rstrip("。")):
+            return ClauseKind.GOAL
+        if _PRINCIPLE_TITLE.search(title.rstrip("。")):
+            return ClauseKind.PRINCIPLE
+    return ClauseKind.MEASURE
+
+
+def _cue_positions(text: str) -> list[int]:
+    """Where the parts of an enumerating paragraph start (after the first part), or [] when it does not enumerate."""
+    for pattern, group_names, numbering in (
+        (_INLINE_ORDINAL, ("cn", "nth"), INLINE_ORDINALS),
+        (_INLINE_CIRCLED, ("c", "c0"), tuple(CIRCLED_NUMBERS)),
+        (_INLINE_PAREN, ("d",), tuple(str(n) for n in range(1, 21))),
+    ):
+        expected = 0
+        positions = []
+        for match in pattern.finditer(text):
+            number = next(match.group(g) for g in group_names if match.group(g))
+            if expected < len(numbering) and number == numbering[expected]:
+                positions.append(match.start())
+                expected += 1
+        if len(positions) >= MIN_PARTS:
+            return positions[1:]
+    return []
+
+
+@dataclass
+class _Item:
+    """A numbered item on the path stack."""
+
+    marker: Marker
+    text: str
+    title: str
+    heading: bool
+    follow_ons: int = 0
+
+
+def _path(stack: Sequence[_Item]) -> str:
+    return PATH_SEPARATOR.join(item.marker.label for item in stack)
+
+
+def _heading_chain(stack: Sequence[_Item]) -> str:
+    parts = []
+    for item in stack:
+        parts.append(item.text if item.heading else item.text[: item.marker.length] + item.title)
+    return HEADING_SEPARATOR.join(parts)
 
 
 def clauses(doc_id: str, pages: Sequence[Page]) -> tuple[Clause, ...]:
-    """Numbered paragraphs become clauses with their path and heading chain; the rest is boilerplate."""
+    """The document's clauses, in order, with path, heading chain, kind, page and offsets."""
+    paras = paragraphs(pages)
+    plan_start, title_index = _plan_start(paras)
     result: list[Clause] = []
-    path: list[str] = []
-    headings: list[str] = []
-    for para in _paragraphs(pages):
-        level_info = _marker_level(para.text)
-        if level_info is None:
-            kind = ClauseKind.BOILERPLATE
-            clause_path = ".".join(path)
-        else:
-            level, number = level_info
-            del path[level:], headings[level:]
-            path.extend([""] * (level - len(path)))
-            headings.extend([""] * (level - len(headings)))
-            path.append(number)
-            clause_path = ".".join(p for p in path if p)
-            is_heading = len(para.text) <= MAX_HEADING_CHARS
-            headings.append(para.text if is_heading else para.text.split("。")[0])
-            kind = ClauseKind.HEADING if is_heading else ClauseKind.MEASURE
+    stack: list[_Item] = []
+    plan_title = ""
+
+    def emit(para: _Paragraph, path: str, heading: str, kind: ClauseKind, begin: int = 0, end: int | None = None) -> None:
+        stop = len(para.text) if end is None else end
+        text = para.text[begin:stop]
+        stripped_left = len(text) - len(text.lstrip())
+        text = text.strip()
         seq = len(result)
+        start_offset = para.offset(begin + stripped_left)
         result.append(
             Clause(
                 clause_id=f"{doc_id}:{seq:04d}",
                 doc_id=doc_id,
                 seq=seq,
-                path=clause_path,
-                heading=" > ".join(h for h in headings[:-1] if h) if level_info else " > ".join(h for h in headings if h),
+                path=path,
+                heading=heading,
                 kind=kind,
-                text=para.text,
-                text_norm=for_matching(para.text),
-                page=para.page,
-                char_start=para.start,
-                char_end=para.end,
+                text=text,
+                text_norm=for_matching(text),
+                page=_page_at(para, pages, start_offset),
+                char_start=start_offset,
+                char_end=para.offset(begin + stripped_left + len(text)),
             )
         )
+
+    markers = [marker_of(p.text) for p in paras]
+    for index, para in enumerate(paras):
+        text = para.text
+        if index < plan_start or _is_boilerplate(text):
+            emit(para, "", "", ClauseKind.BOILERPLATE)
+            continue
+        if index == title_index or (index == title_index + 1 and _SUBTITLE.match(text)):
+            plan_title = plan_title + text if plan_title else text
+            emit(para, "", "", ClauseKind.HEADING)
+            continue
+        marker = markers[index]
+        if marker is None:
+            if not stack:
+                emit(para, "", plan_title, ClauseKind.PRINCIPLE)
+                continue
+            current = stack[-1]
+            current.follow_ons += 1
+            titles = [item.title for item in reversed(stack)]
+            kind = ClauseKind.GOAL if _TARGET_SENTENCE.match(text) else _context_kind(titles)
+            chain = _heading_chain(stack if current.heading else stack[:-1])
+            emit(para, f"{_path(stack)}{FOLLOW_ON_MARK}{current.follow_ons}", chain, kind)
+            continue
+        while stack and stack[-1].marker.level >= marker.level:
+            stack.pop()
+        heading = _is_heading(text, marker, markers[index + 1] if index + 1 < len(paras) else None)
+        item = _Item(marker=marker, text=text, title=_title_of(text, marker), heading=heading)
+        chain = _heading_chain(stack)
+        stack.append(item)
+        path = _path(stack)
+        if heading:
+            emit(para, path, chain, ClauseKind.HEADING)
+            continue
+        kind = _context_kind([item.title for item in reversed(stack)])
+        cues = _cue_positions(text) if kind == ClauseKind.MEASURE else []
+        if not cues:
+            emit(para, path, chain, kind)
+            continue
+        bounds = [0, *cues, len(text)]
+        for part, (begin, end) in enumerate(zip(bounds, bounds[1:], strict=False), start=1):
+            emit(para, f"{path}{PART_MARK}{part}", chain, kind, begin, end)
     return tuple(result)
+
+
+def _page_at(para: _Paragraph, pages: Sequence[Page], offset: int) -> int:
+    """The page that holds full-text ``offset`` (the paragraph's own page for offsets before a page break)."""
+    position = 0
+    for page in pages:
+        end = position + len(page.text)
+        if offset <= end:
+            return page.number
+        position = end + 1
+    return para.page

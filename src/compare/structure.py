@@ -1,0 +1,228 @@
+"""What a clause says about who and how much: responsible departments and quantitative targets.
+
+Departments come from the parentheses that close an item, as provincial plans print them:
+``（省发展改革委、省科技厅负责）``, ``（省经济和信息化委牵头，省科技厅配合）``,
+``（牵头单位：省商务厅；配合单位：省农委）``. A name followed by 牵头 is the ``lead``, by
+配合/参与/协助 a ``support``, by 负责 (or by nothing) ``responsible``.
+
+Targets are a number with a unit after a verb of reaching (达到, 突破, 超过, 不低于 …)
+or after a verb of building (建成, 培育, 新增 …): ``全省固定宽带家庭普及率达到70%`` gives
+indicator 固定宽带家庭普及率, value 70, unit %, and the year of the nearest ``到2018年`` or
+``2017年`` before it in the clause.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ROLE_LEAD = "lead"
+ROLE_SUPPORT = "support"
+ROLE_RESPONSIBLE = "responsible"
+
+_OPENING = "（(〔[【"
+_CLOSING = "）)〕]】"
+#: Role words at the end of a group of names, longest first.
+_ROLE_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("按职责分工负责", ROLE_RESPONSIBLE),
+    ("按职责分工落实", ROLE_RESPONSIBLE),
+    ("分别负责", ROLE_RESPONSIBLE),
+    ("共同负责", ROLE_RESPONSIBLE),
+    ("负责落实", ROLE_RESPONSIBLE),
+    ("牵头负责", ROLE_LEAD),
+    ("牵头", ROLE_LEAD),
+    ("配合", ROLE_SUPPORT),
+    ("参与", ROLE_SUPPORT),
+    ("协助", ROLE_SUPPORT),
+    ("协同", ROLE_SUPPORT),
+    ("负责", ROLE_RESPONSIBLE),
+)
+#: Labels in front of a group of names: 牵头单位：…；配合单位：….
+_ROLE_LABELS: tuple[tuple[str, str], ...] = (
+    ("牵头单位", ROLE_LEAD),
+    ("牵头部门", ROLE_LEAD),
+    ("责任单位", ROLE_RESPONSIBLE),
+    ("责任部门", ROLE_RESPONSIBLE),
+    ("配合单位", ROLE_SUPPORT),
+    ("配合部门", ROLE_SUPPORT),
+    ("参与单位", ROLE_SUPPORT),
+)
+#: How the names of bodies end; parentheses whose names all end so are departments even without a role word.
+_BODY_SUFFIX = re.compile(
+    r"(厅|委|局|办|部|院|会|行|中心|政府|公司|社|室|处|署|所|集团|银监局|管委会|海关|党委|团委|馆)$"
+)
+_ASIDE = re.compile(r"^(以下简称|下称|简称|含|包括|即|如|详见|见|参见)")
+_NAME_SEPARATORS = re.compile(r"[、，,]")
+_GROUP_SEPARATORS = re.compile(r"[；;]|，(?=[^，]*?(?:牵头|配合|参与|协助|协同|负责))")
+#: Parenthesized text longer than this is an aside, not a list of departments.
+MAX_DEPARTMENT_TEXT = 120
+#: A department name is at most this long.
+MAX_NAME_CHARS = 30
+
+
+@dataclass(frozen=True)
+class DepartmentMention:
+    """A department named at the end of a clause, with its role."""
+
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class TargetMention:
+    """A quantitative target found in a clause."""
+
+    indicator: str
+    value: float
+    unit: str
+    year: int | None
+    text: str
+
+
+def trailing_parenthesis(text: str) -> tuple[int, str] | None:
+    """Where the parentheses that close ``text`` open, and what they hold (nested brackets allowed)."""
+    stripped = text.rstrip().rstrip("。.；;")
+    if not stripped or stripped[-1] not in _CLOSING:
+        return None
+    depth = 0
+    for index in range(len(stripped) - 1, -1, -1):
+        char = stripped[index]
+        if char in _CLOSING:
+            depth += 1
+        elif char in _OPENING:
+            depth -= 1
+            if depth == 0:
+                return index, stripped[index + 1 : -1]
+    return None
+
+
+def _group_role(group: str) -> tuple[str, str]:
+    for label, role in _ROLE_LABELS:
+        if group.startswith(label):
+            return group[len(label) :].lstrip("：:"), role
+    for suffix, role in _ROLE_SUFFIXES:
+        if group.endswith(suffix):
+            return group[: -len(suffix)], role
+    return group, ROLE_RESPONSIBLE
+
+
+def departments(text: str) -> tuple[DepartmentMention, ...]:
+    """The departments named in the parentheses that close a clause (none when they are not a list of bodies)."""
+    found = trailing_parenthesis(text)
+    if found is None:
+        return ()
+    inner = found[1].strip()
+    if not inner or len(inner) > MAX_DEPARTMENT_TEXT or _ASIDE.match(inner):
+        return ()
+    has_role = any(word in inner for word, _ in (*_ROLE_SUFFIXES, *_ROLE_LABELS))
+    result: list[DepartmentMention] = []
+    for group in _GROUP_SEPARATORS.split(inner):
+        names_text, role = _group_role(group.strip())
+        for raw in _NAME_SEPARATORS.split(names_text):
+            name = raw.strip().removesuffix("等部门").removesuffix("等单位").removesuffix("等")
+            if not name:
+                continue
+            if len(name) > MAX_NAME_CHARS or (not has_role and not _BODY_SUFFIX.search(name)):
+                return ()
+            result.append(DepartmentMention(name=name, role=role))
+    return tuple(result)
+
+
+# ---- targets ---------------------------------------------------------------------------
+
+_NUMBER = r"(?P<value>\d+(?:\.\d+)?)"
+_UNIT = (
+    r"(?P<unit>%|％|个百分点|万亿元|亿元|万元|元|万户|户|万人次|人次|万人|人|万个|个|万家|家|项|所|座|条|万台|台|套|件"
+    r"|Mbps|Gbps|兆|M|G|万公里|公里|千米|万吨|吨|倍|平方米|亩|GB|TB|PB)?"
+)
+_TAIL = r"(?P<tail>以上|左右|以内)?"
+_REACH_VERBS = (
+    r"力争达到|达到|超过|突破|提高到|提升到|提高至|提升至|增长到|增加到|扩大到|不低于|不少于|不超过|保持在|控制在"
+    r"|降低到|降低至|下降到|下降至|降至|年均增长|增长|达"
+)
+_BUILD_VERBS = r"建成|建设|培育|打造|新增|引进|形成|创建|建立|发展|培养|实施|推出|认定|扶持"
+_STOP = "，,；;。：:！？"
+_REACH = re.compile(rf"(?P<indicator>[^{_STOP}、]{{2,40}}?)(?P<verb>{_REACH_VERBS}){_NUMBER}{_UNIT}{_TAIL}")
+_BUILD = re.compile(
+    rf"(?P<verb>{_BUILD_VERBS})(?P<indicator>[^{_STOP}、\d]{{2,30}}?){_NUMBER}"
+    r"(?P<unit>个|家|项|所|座|条|万个|万家|万户|户|万人|人|套|台|万台|件|处|张|GB|TB|PB)"
+    rf"{_TAIL}"
+)
+_LISTED = re.compile(
+    rf"、(?P<indicator>[^{_STOP}、\d]{{2,30}}?){_NUMBER}"
+    r"(?P<unit>个|家|项|所|座|条|万个|万家|万户|户|万人|人|套|台|万台|件|处|张)"
+    rf"{_TAIL}"
+)
+_COUNT_FIRST = re.compile(
+    rf"(?P<verb>{_BUILD_VERBS}){_NUMBER}(?P<unit>个|家|项|所|座|条|万个|万家|万户|户|万人|人|套|台|万台|件|处|张)"
+    rf"{_TAIL}(?P<indicator>[^{_STOP}、\d]{{2,30}})"
+)
+_YEAR = re.compile(r"(?:到|至|在)?(?P<year>20[0-4]\d)年(?:底|前|末|内)?")
+_INDICATOR_PREFIX = re.compile(
+    r"^(?:(?:到|至)?20\d\d年(?:底|前|末|内)?|全省|全市|全区|全州|全县|我省|我市|我区|本省|本市|力争|基本|其中|"
+    r"同时|实现|使|各地|累计|总体上|初步)+"
+)
+_GROWTH_VERBS = ("年均增长", "增长")
+#: Targets are about these years; other four-digit numbers are not target years.
+YEAR_RANGE = (2000, 2049)
+
+
+def _indicator(raw: str) -> str:
+    text = _INDICATOR_PREFIX.sub("", raw.strip()).strip()
+    if text.count("“") != text.count("”"):
+        text = text.strip("“”")
+    return text
+
+
+def _year_before(text: str, position: int) -> int | None:
+    years = [int(m.group("year")) for m in _YEAR.finditer(text, 0, position)]
+    return years[-1] if years and YEAR_RANGE[0] <= years[-1] <= YEAR_RANGE[1] else None
+
+
+def _sentence(text: str, start: int, end: int) -> str:
+    left = max(text.rfind(c, 0, start) for c in "。；;") + 1
+    rights = [i for i in (text.find(c, end) for c in "。；;") if i >= 0]
+    return text[left : min(rights) if rights else len(text)].strip()
+
+
+def _split_rates(indicator: str) -> list[str]:
+    """``A率和B率`` names two indicators that share one target."""
+    parts = re.split(r"和|及|与|、", indicator)
+    if len(parts) > 1 and all(p.endswith("率") and len(p) >= 2 for p in parts):
+        return parts
+    return [indicator]
+
+
+def targets(text: str) -> tuple[TargetMention, ...]:
+    """Quantitative targets stated in a clause."""
+    found: list[tuple[int, TargetMention]] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(start: int, end: int, indicator: str, value: str, unit: str | None) -> None:
+        if any(start < e and end > s for s, e in taken) or not indicator:
+            return
+        if unit is None and text[end : end + 1] in ("年", "月", "日"):
+            return  # a date, not a value
+        taken.append((start, end))
+        year = _year_before(text, start)
+        sentence = _sentence(text, start, end)
+        for name in _split_rates(indicator):
+            unit_text = (unit or "").replace("％", "%")
+            found.append((start, TargetMention(name, float(value), unit_text, year, sentence)))
+
+    for match in _REACH.finditer(text):
+        indicator = _indicator(match.group("indicator"))
+        if match.group("verb") in _GROWTH_VERBS:
+            indicator += match.group("verb")
+        add(match.start("indicator"), match.end(), indicator, match.group("value"), match.group("unit"))
+    for match in _COUNT_FIRST.finditer(text):
+        add(match.start(), match.end(), _indicator(match.group("indicator")), match.group("value"), match.group("unit"))
+    for match in _BUILD.finditer(text):
+        start = match.start()
+        add(start, match.end(), _indicator(match.group("indicator")), match.group("value"), match.group("unit"))
+        position = match.end()
+        while listed := _LISTED.match(text, position):
+            add(listed.start(), listed.end(), _indicator(listed.group("indicator")), listed.group("value"),
+                listed.group("unit"))
+            position = listed.end()
+    return tuple(target for _, target in sorted(found, key=lambda pair: pair[0]))
