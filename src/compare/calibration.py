@@ -8,6 +8,7 @@ Without one, a run uses the documented uncalibrated defaults below and says so.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -47,22 +48,25 @@ class Calibration:
         }
 
 
-def default_calibration(models: tuple[str, ...]) -> Calibration:
-    weights = {m: 1.0 / len(models) for m in models}
-    weights[LEXICAL] = DEFAULT_LEXICAL_WEIGHT
+def default_calibration(models: tuple[str, ...], channels: Sequence[str], why: str = "no calibration file") -> Calibration:
+    """Uncalibrated: the mean of the semantic channels' z-scores, plus the lexical channel."""
+    semantic = [c for c in channels if c != LEXICAL]
+    weights = {c: 1.0 / len(semantic) for c in semantic}
+    if LEXICAL in channels:
+        weights[LEXICAL] = DEFAULT_LEXICAL_WEIGHT
     return Calibration(
         models=models,
         weights=weights,
         thresholds=Thresholds(covered=DEFAULT_COVERED, partial=DEFAULT_PARTIAL, clause=DEFAULT_CLAUSE),
-        source="uncalibrated defaults",
+        source=f"uncalibrated defaults ({why})",
         metrics={},
     )
 
 
-def load_calibration(path: Path, models: tuple[str, ...]) -> Calibration:
-    """The calibration in ``path`` if it was fitted for these models, else the defaults."""
+def load_calibration(path: Path, models: tuple[str, ...], channels: Sequence[str]) -> Calibration:
+    """The calibration in ``path`` if it was fitted for exactly these channels, else the defaults."""
     if not path.is_file():
-        return default_calibration(models)
+        return default_calibration(models, channels, f"{path} not found")
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
         stored_models = tuple(payload["models"])
@@ -70,8 +74,9 @@ def load_calibration(path: Path, models: tuple[str, ...]) -> Calibration:
         weights = {str(k): float(v) for k, v in payload["weights"].items()}
     except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
         raise SettingsError(f"{path}: not a calibration file ({exc}); refit it with `compare evaluate --calibrate`") from exc
-    if stored_models != models:
-        return default_calibration(models)
+    if stored_models != models or set(weights) != set(channels):
+        why = f"{path} was fitted for channels {sorted(weights)}, this run scores {sorted(channels)}"
+        return default_calibration(models, channels, why)
     return Calibration(
         models=models,
         weights=weights,

@@ -100,7 +100,7 @@ def evaluate(
     corpus: Annotated[Path | None, typer.Option(help="Where to find the PDFs when they are not beside the labels.")] = None,
     warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse to record the figures in.")] = Settings().warehouse,
     models: Annotated[str, typer.Option(help="Comma-separated embedding models, fused.")] = ",".join(Settings().models),
-    out: Annotated[Path, typer.Option(help="Markdown file for the figures.")] = Path("warehouse/evaluation.md"),
+    out: Annotated[Path, typer.Option(help="Markdown file for the figures.")] = Path("docs/evaluation.md"),
     calibrate: Annotated[bool, typer.Option(help="Also write the calibration fitted on all labelled documents.")] = False,
 ) -> None:
     """Judge the matching against gold labels, leave-one-document-out.
@@ -199,7 +199,9 @@ def model_build(
     args = ["--force"] if force else []
     if cache_dir is not None:
         args += ["--cache-dir", str(cache_dir)]
-    modelbuild.main(args)
+    code = modelbuild.main(args)
+    if code:
+        raise typer.Exit(code)
 
 
 def main() -> None:

@@ -16,11 +16,10 @@ the others.
 
 from __future__ import annotations
 
-import csv
 import difflib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,51 +28,18 @@ from sklearn.linear_model import LogisticRegression
 from compare.calibration import Calibration
 from compare.catalogue import Catalogue
 from compare.errors import LabelError
-from compare.match import LEXICAL, MATCHABLE_KINDS, Thresholds
+from compare.exemplars import ExemplarBank, exemplar_channels
+from compare.labels import LabelledItem, label_files, pdf_for, read_labels
+from compare.match import MATCHABLE_KINDS, Thresholds
 from compare.normalize import for_matching
 from compare.pipeline import Scorer, parse_document
 from compare.records import Clause, ParsedDocument
 
-NONE_LABEL = "none"
 #: How alike (difflib ratio on normalized text) a clause must be to a labelled item to stand for it.
 MIN_LOCATE_RATIO = 0.8
 #: The partial threshold is where cell recall on the calibration documents reaches this.
 PARTIAL_RECALL = 0.97
 _SPACE = re.compile(r"\s+")
-
-
-@dataclass(frozen=True)
-class LabelledItem:
-    """One row of a label file."""
-
-    row: int
-    text: str
-    measure_ids: frozenset[str]
-
-    @property
-    def is_none(self) -> bool:
-        return not self.measure_ids
-
-
-def read_labels(path: Path, catalogue: Catalogue) -> list[LabelledItem]:
-    """The rows of a label file, checked: known ids only, no empty text. Errors name the row."""
-    known = set(catalogue.ids)
-    items: list[LabelledItem] = []
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        if reader.fieldnames is None or {"item_text", "measure_ids"} - set(reader.fieldnames):
-            raise LabelError(f"{path.name}: expected a header with columns item_text and measure_ids")
-        for row_no, row in enumerate(reader, start=2):
-            text = (row.get("item_text") or "").strip()
-            raw_ids = (row.get("measure_ids") or "").strip()
-            if not text or not raw_ids:
-                raise LabelError(f"{path.name} row {row_no}: empty item_text or measure_ids")
-            ids = frozenset() if raw_ids == NONE_LABEL else frozenset(i.strip() for i in raw_ids.split(","))
-            unknown = sorted(ids - known)
-            if unknown:
-                raise LabelError(f"{path.name} row {row_no}: unknown measure ids {', '.join(unknown)}")
-            items.append(LabelledItem(row=row_no, text=text, measure_ids=ids))
-    return items
 
 
 def _key(text: str) -> str:
@@ -115,6 +81,15 @@ class LabelledDocument:
     located: dict[int, list[int]]
     channels: dict[str, np.ndarray]
     measure_ids: Sequence[str]
+    exemplar_cosines: dict[str, np.ndarray] = field(default_factory=dict)
+    bank: ExemplarBank | None = None
+
+    def in_fold(self, excluded: frozenset[str]) -> LabelledDocument:
+        """This document as seen in a fold: exemplars from ``excluded`` documents (and its own) do not count."""
+        if self.bank is None:
+            return self
+        extra = exemplar_channels(self.exemplar_cosines, self.bank, [c.doc_id for c in self.doc.clauses], excluded)
+        return replace(self, channels={**self.channels, **extra}, exemplar_cosines={}, bank=None)
 
     @property
     def gold_cells(self) -> set[str]:
@@ -312,30 +287,15 @@ def leave_one_out(docs: Sequence[LabelledDocument], channel_names: Sequence[str]
     """Each document judged by a calibration fitted on all the others."""
     if len(docs) < 2:
         raise LabelError("leave-one-document-out evaluation needs at least 2 labelled documents")
-    calibrations = [
-        calibrate([d for j, d in enumerate(docs) if j != i], channel_names, models, measure_ids, source=f"fitted without {doc.doc.file_name}")
-        for i, doc in enumerate(docs)
-    ]
-    return judge(docs, calibrations, measure_ids), calibrations
-
-
-def label_files(gold: Path) -> list[Path]:
-    """Every ``*.labels.tsv`` in the gold folder, sorted."""
-    if not gold.is_dir():
-        raise LabelError(f"{gold}: gold folder does not exist")
-    files = sorted(gold.glob("*.labels.tsv"))
-    if not files:
-        raise LabelError(f"{gold}: no *.labels.tsv files")
-    return files
-
-
-def pdf_for(labels: Path, corpus: Path | None) -> Path:
-    """The PDF a label file describes: ``<stem>.pdf`` beside it, or in the corpus folder."""
-    stem = labels.name.removesuffix(".labels.tsv")
-    for folder in (labels.parent, corpus):
-        if folder is not None and (folder / f"{stem}.pdf").is_file():
-            return folder / f"{stem}.pdf"
-    raise LabelError(f"{labels.name}: no {stem}.pdf beside it or in the corpus folder")
+    calibrations = []
+    for held_out in docs:
+        excluded = frozenset({held_out.doc.doc_id})
+        training = [d.in_fold(excluded) for d in docs if d is not held_out]
+        calibrations.append(
+            calibrate(training, channel_names, models, measure_ids, source=f"fitted without {held_out.doc.file_name}")
+        )
+    judged = [d.in_fold(frozenset()) for d in docs]
+    return judge(judged, calibrations, measure_ids), calibrations
 
 
 def evaluation_markdown(metrics: Metrics, catalogue: Catalogue, *, title: str, notes: Sequence[str] = ()) -> str:
@@ -392,19 +352,20 @@ def labelled_documents(gold: Path, corpus: Path | None, scorer: Scorer, catalogu
             raise LabelError(f"{labels.name}: its PDF could not be read: {parsed.message}")
         located = locate(items, parsed.clauses)
         unlocated += [f"{labels.name} row {items[i].row}" for i, rows in located.items() if not rows]
-        channels = scorer.channels(parsed.clauses)
-        docs.append(LabelledDocument(parsed, items, located, channels, catalogue.ids))
+        channels = scorer.measure_channels(parsed.clauses)
+        cosines = scorer.exemplar_cosines(parsed.clauses)
+        docs.append(LabelledDocument(parsed, items, located, channels, catalogue.ids, cosines, scorer.bank))
     return docs, unlocated
 
 
 def evaluate(gold: Path, corpus: Path | None, scorer: Scorer, catalogue: Catalogue) -> Outcome:
     """Leave-one-document-out figures on the gold folder, and a calibration fitted on all of it."""
     docs, unlocated = labelled_documents(gold, corpus, scorer, catalogue)
-    channel_names = list(docs[0].channels)
+    channel_names = list(docs[0].in_fold(frozenset()).channels)
     models = tuple(scorer.encoders)
     metrics, _ = leave_one_out(docs, channel_names, models, catalogue.ids)
     names = tuple(d.doc.file_name for d in docs)
-    final = calibrate(docs, channel_names, models, catalogue.ids, source=f"fitted on {len(docs)} labelled documents")
+    final = calibrate([d.in_fold(frozenset()) for d in docs], channel_names, models, catalogue.ids, source=f"fitted on {len(docs)} labelled documents")
     final = Calibration(
         models=final.models,
         weights=final.weights,

