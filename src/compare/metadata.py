@@ -1,46 +1,193 @@
-"""What a document says about itself: title, issuer, province, document number, date."""
+"""What a document says about itself: title, issuer, place, level, number, date, script.
+
+Read from the head of the document's text (one paragraph per line, as extraction gives it):
+the red header (``贵州省人民政府文件``), the document number line (``黔府发〔2015〕35号``),
+the notice title (``…关于印发…的通知``), the plan's own title and the signature date.
+Names are matched on the simplified form of the text, so a traditional-character copy
+gives the same province; the title is returned as printed.
+
+``not_a_plan_reason`` says why a readable Chinese document is not an Internet Plus plan.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from compare.normalize import script_of, simplified
-from compare.records import DocumentMeta
+from compare.numbering import marker_of
+from compare.records import Clause, ClauseKind, DocumentMeta, Page
 
 PROVINCES: tuple[str, ...] = (
     "北京", "天津", "河北", "山西", "内蒙古", "辽宁", "吉林", "黑龙江", "上海", "江苏", "浙江", "安徽",
     "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "广西", "海南", "重庆", "四川", "贵州",
     "云南", "西藏", "陕西", "甘肃", "青海", "宁夏", "新疆",
 )
-#: Prefecture-level cities that issued their own plans, with their province (extend as corpora grow).
+#: Municipalities directly under the central government: their plans are province-level.
+MUNICIPALITIES: frozenset[str] = frozenset({"北京", "天津", "上海", "重庆"})
+#: Cities that issued their own plans, with their province (extend as corpora grow).
 CITY_PROVINCE: dict[str, str] = {
-    "成都": "四川", "杭州": "浙江", "宁波": "浙江", "广州": "广东", "深圳": "广东", "武汉": "湖北",
-    "南京": "江苏", "苏州": "江苏", "青岛": "山东", "济南": "山东", "长沙": "湖南", "西安": "陕西",
-    "郑州": "河南", "合肥": "安徽", "福州": "福建", "厦门": "福建", "贵阳": "贵州", "昆明": "云南",
+    "成都": "四川", "杭州": "浙江", "宁波": "浙江", "温州": "浙江", "广州": "广东", "深圳": "广东",
+    "东莞": "广东", "佛山": "广东", "武汉": "湖北", "南京": "江苏", "苏州": "江苏", "无锡": "江苏",
+    "青岛": "山东", "济南": "山东", "烟台": "山东", "长沙": "湖南", "西安": "陕西", "郑州": "河南",
+    "合肥": "安徽", "福州": "福建", "厦门": "福建", "贵阳": "贵州", "昆明": "云南", "南宁": "广西",
+    "南昌": "江西", "石家庄": "河北", "太原": "山西", "沈阳": "辽宁", "大连": "辽宁", "长春": "吉林",
+    "哈尔滨": "黑龙江", "兰州": "甘肃", "西宁": "青海", "银川": "宁夏", "乌鲁木齐": "新疆",
+    "呼和浩特": "内蒙古", "海口": "海南", "拉萨": "西藏",
 }
-_DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,8}〔\d{4}〕\d{1,4}号")
-_DATE = re.compile(r"(20\d{2}|19\d{2})年(\d{1,2})月(\d{1,2})日")
-_TITLE = re.compile(r"关于印发.{2,80}?的通知|.{0,20}“?互联网\+”?.{0,30}(?:行动计划|实施方案|实施意见|行动方案)")
-#: How much of a document is read to find its metadata.
-HEAD_CHARS = 1500
+LEVEL_PROVINCE = "province"
+LEVEL_CITY = "city"
+LEVEL_COUNTY = "county"
+
+#: How many leading paragraphs are read for metadata.
+HEAD_PARAGRAPHS = 40
+#: A title is at most this long.
+MAX_TITLE_CHARS = 80
+#: The national plan's own number, which provincial plans cite but do not bear.
+NATIONAL_DOC_NUMBER = "国发〔2015〕40号"
+
+_BRACKETS = str.maketrans({"[": "〔", "【": "〔", "(": "〔", "（": "〔", "]": "〕", "】": "〕", ")": "〕", "）": "〕"})
+_DOC_NUMBER = re.compile(r"(?P<org>[\u4e00-\u9fff]{1,10})\s*[〔\[【（(]\s*(?P<year>\d{4})\s*[〕\]】）)]\s*(?P<n>\d{1,4})\s*号")
+_CN_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0, "○": 0}
+_DATE = re.compile(r"(?P<y>\d{4}|[〇零○一二三四五六七八九]{4})年(?P<m>\d{1,2}|[一二三四五六七八九十]{1,3})月(?P<d>\d{1,2}|[一二三四五六七八九十]{1,3})日")
+_RED_HEADER = re.compile(r"^(?P<issuer>[\u4e00-\u9fff（）()]{2,40}?)\s*文件$")
+_NOTICE = re.compile(r"^(?P<issuer>[\u4e00-\u9fff]{2,40}?)?关于印发[《“]?(?P<name>.+?)[》”]?的通知$")
+_ISSUER_LINE = re.compile(r"^[\u4e00-\u9fff（）()]{2,40}(人民政府|办公厅|办公室|委员会|管委会)$")
+_ISSUER_NAME = re.compile(r"^[\u4e00-\u9fff]{2,30}(人民政府办公厅|人民政府办公室|人民政府|办公厅|委员会|管委会)")
+_PLAN_WORDS = re.compile(r"(计划|方案|意见|规划|纲要|措施|办法)")
+_SUBTITLE = re.compile(r"^[（(]\d{4}\s*[—\-–－~至到]+\s*\d{4}年?[）)]$")
+_CITY = re.compile(r"^(?:(?P<province>[\u4e00-\u9fff]{2,3})省)?(?P<city>[\u4e00-\u9fff]{2,4}?)市")
+_COUNTY = re.compile(r"[\u4e00-\u9fff]{1,6}(县|区)人民政府")
+
+#: A plan has at least this many numbered items ...
+MIN_NUMBERED_ITEMS = 3
+#: ... at least this many of its structure words ...
+MIN_PLAN_TERMS = 2
+#: ... and names the Internet (互联网, after conversion to simplified) at least this often.
+MIN_TOPIC_MENTIONS = 2
+PLAN_TERMS: tuple[str, ...] = (
+    "行动计划", "实施方案", "实施意见", "行动方案", "指导思想", "基本原则", "发展目标", "主要目标",
+    "重点任务", "主要任务", "重点行动", "保障措施", "组织实施", "工作措施", "总体要求",
+)
+TOPIC_TERMS: tuple[str, ...] = ("互联网", "信息化", "大数据", "电子商务")
 
 
-def metadata(text: str) -> DocumentMeta:
-    """Metadata from the head (and the signature) of a document's text."""
-    head = simplified(text[:HEAD_CHARS]).replace("\n", "")
-    number = _DOC_NUMBER.search(head)
-    title = _TITLE.search(head)
-    dates = _DATE.findall(simplified(text[: HEAD_CHARS * 2]))
-    city = next((c for c in CITY_PROVINCE if f"{c}市" in head[:200]), None)
-    province = CITY_PROVINCE[city] if city else next((p for p in PROVINCES if p in head[:200]), None)
-    issuer_match = re.search(r"([\u4e00-\u9fff]{2,12}人民政府(?:办公厅)?)", head)
+def _paragraphs(text: str) -> list[str]:
+    return [line.strip() for line in text.split("\n") if line.strip()][:HEAD_PARAGRAPHS]
+
+
+def _date(match: re.Match[str]) -> str:
+    def number(part: str) -> int:
+        if part.isdigit():
+            return int(part)
+        if len(part) == 4:
+            return int("".join(str(_CN_DIGITS[c]) for c in part))
+        tens, _, ones = part.partition("十")
+        if "十" not in part:
+            return _CN_DIGITS[part]
+        return (_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[ones] if ones else 0)
+
+    return f"{number(match['y']):04d}-{number(match['m']):02d}-{number(match['d']):02d}"
+
+
+def _doc_number(lines: Sequence[str]) -> str | None:
+    candidates = []
+    for line in lines:
+        for match in _DOC_NUMBER.finditer(line):
+            number = f"{match['org']}〔{match['year']}〕{match['n']}号"
+            if number == NATIONAL_DOC_NUMBER or "国发〔2015〕40号" in number:
+                continue
+            whole_line = match.start() == 0 and match.end() == len(line)
+            candidates.append((not whole_line, number))
+    return min(candidates)[1] if candidates else None
+
+
+def _titles(lines: Sequence[str], originals: Sequence[str]) -> tuple[str | None, str | None]:
+    """The plan's title (as printed) and the notice's issuer, from the head paragraphs."""
+    first_numbered = next((i for i, line in enumerate(lines) if marker_of(line)), len(lines))
+    notice_index = next((i for i in range(first_numbered) if _NOTICE.match(lines[i])), None)
+    notice_issuer = None
+    start = 0
+    if notice_index is not None:
+        match = _NOTICE.match(lines[notice_index])
+        notice_issuer = match["issuer"] if match else None
+        start = notice_index + 1
+    for i in range(start, first_numbered):
+        line = lines[i]
+        if len(line) <= MAX_TITLE_CHARS and "。" not in line and _PLAN_WORDS.search(line) and not _NOTICE.match(line):
+            if "：" in line or line.endswith("文件"):
+                continue
+            title = originals[i]
+            if i + 1 < len(lines) and _SUBTITLE.match(lines[i + 1]):
+                title += originals[i + 1]
+            return title, notice_issuer
+    if notice_index is not None:
+        match = _NOTICE.match(originals[notice_index]) or _NOTICE.match(lines[notice_index])
+        return (match["name"] if match else None), notice_issuer
+    return None, notice_issuer
+
+
+def _issuer(lines: Sequence[str], notice_issuer: str | None) -> str | None:
+    for line in lines[:3]:
+        if match := _RED_HEADER.match(line):
+            return match["issuer"]
+    if notice_issuer and _ISSUER_NAME.match(notice_issuer):
+        return notice_issuer
+    return next((line for line in lines if _ISSUER_LINE.match(line)), None)
+
+
+def _place(issuer: str | None, title: str | None) -> tuple[str | None, str | None, str | None]:
+    """Province, city and level from the issuer (or the title)."""
+    for source in (issuer, title):
+        if not source:
+            continue
+        province = next((p for p in PROVINCES if source.startswith(p)), None)
+        if province:
+            return province, None, LEVEL_PROVINCE
+        if match := _CITY.match(source):
+            city = match["city"]
+            return CITY_PROVINCE.get(city) or match["province"], city, LEVEL_CITY
+        if _COUNTY.match(source):
+            return None, None, LEVEL_COUNTY
+    return None, None, None
+
+
+def metadata(text: str, pages: Sequence[Page] = ()) -> DocumentMeta:
+    """Metadata from the head of a document's text; ``pages`` (when given) adds OCR use and page count."""
+    originals = _paragraphs(text)
+    lines = [simplified(line) for line in originals]
+    title, notice_issuer = _titles(lines, originals)
+    issuer = _issuer(lines, notice_issuer)
+    province, city, level = _place(issuer, simplified(title) if title else None)
+    date_lines = [m for line in lines if (m := _DATE.fullmatch(line))]
+    dates = date_lines or [m for line in lines for m in _DATE.finditer(line) if not line.endswith("印发")]
     return DocumentMeta(
-        title=title.group(0).strip() if title else None,
-        issuer=issuer_match.group(1) if issuer_match else None,
+        title=title,
+        issuer=issuer,
         province=province,
         city=city,
-        level="city" if city else ("province" if province else None),
-        doc_number=number.group(0) if number else None,
-        issue_date=f"{dates[0][0]}-{int(dates[0][1]):02d}-{int(dates[0][2]):02d}" if dates else None,
+        level=level,
+        doc_number=_doc_number(lines),
+        issue_date=_date(dates[0]) if dates else None,
         script=script_of(text),
+        ocr_used=any(page.method == "ocr" for page in pages),
+        page_count=len(pages),
     )
+
+
+def not_a_plan_reason(text: str, clauses: Sequence[Clause]) -> str | None:
+    """Why a Chinese document is not an Internet Plus plan, or None when it is one."""
+    numbered = sum(1 for c in clauses if c.kind != ClauseKind.BOILERPLATE and c.path and "+" not in c.path)
+    simple = simplified(text)
+    terms = [term for term in PLAN_TERMS if term in simple]
+    topic = sum(simple.count(term) for term in TOPIC_TERMS)
+    if numbered < MIN_NUMBERED_ITEMS:
+        return f"not a plan: only {numbered} numbered item(s) (一、/（一）/1.), a plan has at least {MIN_NUMBERED_ITEMS}"
+    if len(terms) < MIN_PLAN_TERMS:
+        return (
+            f"not a plan: {len(terms)} of the words plans are built on (指导思想, 重点任务, 保障措施 …), "
+            f"a plan uses at least {MIN_PLAN_TERMS}"
+        )
+    if topic < MIN_TOPIC_MENTIONS:
+        return "not an Internet Plus plan: the text hardly mentions 互联网, 信息化, 大数据 or 电子商务"
+    return None

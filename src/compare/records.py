@@ -65,6 +65,7 @@ class DocumentMeta:
     issue_date: str | None = None
     script: str = "simplified"
     ocr_used: bool = False
+    page_count: int = 0
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,10 @@ indicator 固定宽带家庭普及率, value 70, unit %, and the year of the nea
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from compare.records import Clause, ClauseKind, Department, Target
 
 ROLE_LEAD = "lead"
 ROLE_SUPPORT = "support"
@@ -99,7 +102,8 @@ def trailing_parenthesis(text: str) -> tuple[int, str] | None:
 def _group_role(group: str) -> tuple[str, str]:
     for label, role in _ROLE_LABELS:
         if group.startswith(label):
-            return group[len(label) :].lstrip("：:"), role
+            names, suffix_role = _group_role(group[len(label) :].lstrip("：:"))
+            return names, suffix_role if suffix_role != ROLE_RESPONSIBLE else role
     for suffix, role in _ROLE_SUFFIXES:
         if group.endswith(suffix):
             return group[: -len(suffix)], role
@@ -162,13 +166,14 @@ _INDICATOR_PREFIX = re.compile(
     r"^(?:(?:到|至)?20\d\d年(?:底|前|末|内)?|全省|全市|全区|全州|全县|我省|我市|我区|本省|本市|力争|基本|其中|"
     r"同时|实现|使|各地|累计|总体上|初步)+"
 )
+_INDICATOR_SUFFIX = re.compile(r"(?:普遍|均|都|全部|基本|力争|要|将|分别|总体|累计|稳定|逐步)+$")
 _GROWTH_VERBS = ("年均增长", "增长")
 #: Targets are about these years; other four-digit numbers are not target years.
 YEAR_RANGE = (2000, 2049)
 
 
 def _indicator(raw: str) -> str:
-    text = _INDICATOR_PREFIX.sub("", raw.strip()).strip()
+    text = _INDICATOR_SUFFIX.sub("", _INDICATOR_PREFIX.sub("", raw.strip()).strip())
     if text.count("“") != text.count("”"):
         text = text.strip("“”")
     return text
@@ -226,3 +231,41 @@ def targets(text: str) -> tuple[TargetMention, ...]:
                 listed.group("unit"))
             position = listed.end()
     return tuple(target for _, target in sorted(found, key=lambda pair: pair[0]))
+
+
+# ---- records -----------------------------------------------------------------------------
+
+#: Marks the parts of a split item in a clause path (``二.（三）.2#2``).
+PART_MARK = "#"
+
+
+def clause_departments(clauses: Sequence[Clause]) -> tuple[Department, ...]:
+    """Department records for a document's clauses.
+
+    The parts of a split item share the departments that close its last part.
+    """
+    result: list[Department] = []
+    index = 0
+    while index < len(clauses):
+        clause = clauses[index]
+        group = [clause]
+        if PART_MARK in clause.path:
+            base = clause.path.split(PART_MARK)[0]
+            while index + len(group) < len(clauses) and clauses[index + len(group)].path.startswith(base + PART_MARK):
+                group.append(clauses[index + len(group)])
+        index += len(group)
+        if clause.kind in (ClauseKind.BOILERPLATE, ClauseKind.HEADING):
+            continue
+        for mention in departments(group[-1].text):
+            result.extend(Department(c.clause_id, c.doc_id, mention.name, mention.role) for c in group)
+    return tuple(result)
+
+
+def clause_targets(clauses: Sequence[Clause]) -> tuple[Target, ...]:
+    """Target records for a document's clauses (all but boilerplate and headings)."""
+    return tuple(
+        Target(c.clause_id, c.doc_id, t.indicator, t.value, t.unit, t.year, t.text)
+        for c in clauses
+        if c.kind not in (ClauseKind.BOILERPLATE, ClauseKind.HEADING)
+        for t in targets(c.text)
+    )
