@@ -35,7 +35,6 @@ from compare.records import Clause, ClauseDecision, CoverageCell, DocStatus, Mat
 from compare.segment import clauses as segment_clauses
 from compare.segment import full_text
 from compare.structure import clause_departments, clause_targets
-from compare.structure import clause_departments, clause_targets
 from compare.settings import Settings
 from compare import warehouse
 
