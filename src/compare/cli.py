@@ -30,7 +30,9 @@ catalogue_app = typer.Typer(help="The national measure catalogue.", no_args_is_h
 model_app = typer.Typer(help="The offline embedding models.", no_args_is_help=True)
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(model_app, name="model")
-console = Console()
+#: Width used when output is not a terminal (logs, CI), so tables are not cut.
+PIPE_WIDTH = 150
+console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
 
 
 def _fail(exc: CompareError) -> None:
