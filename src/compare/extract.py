@@ -5,8 +5,8 @@ This module is an edge: it touches files. It returns ``Page`` values and raises
 
 Each page is read the first way that gives clean text:
 
-1. ``pdfplumber``: characters with their boxes, doubled (bold) characters dropped with
-   ``dedupe_chars``, ruled tables read row by row (a row is a paragraph of its own,
+1. ``pdfplumber``: characters with their boxes, doubled (bold) characters dropped,
+   ruled tables read row by row (a row is a paragraph of its own,
    cells separated by `` | ``) and kept out of the running text;
 2. ``pdfium``: when more than ``MAX_JUNK_SHARE`` of pdfplumber's characters are junk
    (``(cid:n)`` escapes, U+FFFD, private-use characters, C0 controls) — fonts without a
@@ -54,8 +54,6 @@ MIN_TEXT_CHARS = 20
 #: Documents with more pages than this are refused as ``too_large``: a provincial plan has
 #: tens of pages; hundreds mean a compendium or a gazette volume, which would need splitting.
 MAX_PAGES = 300
-#: Doubled characters closer than this (points) are one character drawn twice.
-DEDUPE_TOLERANCE = 1.5
 #: A table must have at least this many rows and columns to be read as a table.
 MIN_TABLE_ROWS = 2
 MIN_TABLE_COLUMNS = 2
@@ -115,11 +113,22 @@ def _check_header(path: Path) -> None:
 
 
 def _truncated(path: Path) -> bool:
+    """Whether a file starts like a PDF (objects) but stops before its %%EOF marker."""
     with path.open("rb") as handle:
+        head = handle.read(TRAILER_WINDOW * 8)
         handle.seek(0, 2)
         size = handle.tell()
         handle.seek(max(0, size - TRAILER_WINDOW))
-        return _TRAILER not in handle.read()
+        return _TRAILER not in handle.read() and re.search(rb"\d+ \d+ obj", head) is not None
+
+
+def _pdfminer_page_count(path: Path) -> int | None:
+    """Pages pdfminer finds (None when it cannot parse the file either)."""
+    try:
+        with pdfplumber.open(path) as document:
+            return len(document.pages)
+    except Exception:  # noqa: BLE001 - any failure means "cannot tell"
+        return None
 
 
 def _damaged(path: Path, detail: str) -> DocumentError:
@@ -137,6 +146,8 @@ def _pdfium_document(path: Path) -> Iterator[pdfium.PdfDocument]:
             raise DocumentError(
                 path, DocStatus.ENCRYPTED, "the PDF is encrypted with a password; supply an unprotected copy"
             ) from exc
+        if _pdfminer_page_count(path) == 0:
+            raise DocumentError(path, DocStatus.EMPTY, "the PDF has no pages (its page tree is empty)") from exc
         raise _damaged(path, str(exc)) from exc
     try:
         yield document
@@ -159,12 +170,17 @@ def _plumber_document(path: Path) -> Iterator[pdfplumber.PDF]:
 
 
 def _plumber_glyphs(page: pdfplumber.page.Page) -> list[Glyph]:
-    chars = page.dedupe_chars(tolerance=DEDUPE_TOLERANCE, extra_attrs=("fontname", "size")).chars
-    return [
-        Glyph(text=c["text"], x0=c["x0"], x1=c["x1"], top=c["top"], bottom=c["bottom"], size=c["size"])
-        for c in chars
+    """pdfplumber's characters as glyphs, doubled ones dropped.
+
+    ``layout.deduped`` and not pdfplumber's ``dedupe_chars``: the two copies of a bold
+    character often differ in font size by a rounding error (16.000000000000057 against
+    16.0), which ``dedupe_chars`` takes for two different characters.
+    """
+    return layout.deduped(
+        Glyph(text=c["text"], x0=c["x0"], x1=c["x1"], top=c["top"], bottom=c["bottom"], size=round(c["size"], 2))
+        for c in page.chars
         if c.get("upright", True)
-    ]
+    )
 
 
 def _tables(page: pdfplumber.page.Page, glyphs: list[Glyph]) -> tuple[list[Glyph], list[Line]]:
@@ -298,7 +314,7 @@ def pages(path: Path, *, max_pages: int = MAX_PAGES, use_ocr: bool = True) -> tu
                     _read_page(number, plumber_page, pdfium_doc[number - 1], use_ocr)
                     for number, plumber_page in enumerate(plumber_doc.pages, start=1)
                 ]
-            except (PdfminerException, PDFSyntaxError, PSException, ValueError, KeyError, TypeError) as exc:
+            except (PdfminerException, PDFSyntaxError, PSException) as exc:
                 raise _damaged(path, f"{type(exc).__name__}: {exc}") from exc
             page_width = float(plumber_doc.pages[0].width)
     result = _pages_text(reads, page_width)

@@ -35,12 +35,14 @@ DOUBLED_GLYPH_SHARE = 0.15
 SAME_LINE_SHARE = 0.45
 #: A gap wider than this share of the font size between two Latin glyphs is a word space.
 WORD_GAP_SHARE = 0.25
+#: A line where at least this share of neighbouring characters have a space between them is letter-spaced.
+LETTER_SPACED_SHARE = 0.5
 #: A gutter is an empty vertical band at least this many body characters wide ...
 GUTTER_MIN_CHARS = 1.0
 #: ... that at least this many rows have text on both sides of ...
 GUTTER_MIN_ROWS = 4
 #: ... and that no more than this share of the rows reaching over it cross.
-GUTTER_MAX_CROSSING_SHARE = 0.2
+GUTTER_MAX_CROSSING_SHARE = 0.5
 #: Gutters are looked for between these shares of the text's width.
 GUTTER_SEARCH_SPAN = (0.25, 0.75)
 #: A line starting this many body characters right of the left margin is indented.
@@ -141,21 +143,33 @@ def _is_latin(text: str) -> bool:
 
 
 def line_text(glyphs: Sequence[Glyph]) -> str:
-    """Glyphs of one line, left to right, as text: no spaces between CJK, single spaces between Latin words."""
-    parts: list[str] = []
-    previous: Glyph | None = None
+    """Glyphs of one line, left to right, as text: no spaces between CJK, single spaces between Latin words.
+
+    In a letter-spaced line (a space or a wide gap after most characters) only a gap
+    clearly wider than the line's usual one separates two Latin words.
+    """
+    ordered = sorted(glyphs, key=lambda g: g.x0)
+    printable: list[tuple[Glyph, bool]] = []  # glyph, preceded by a space glyph
     pending_space = False
-    for glyph in sorted(glyphs, key=lambda g: g.x0):
+    for glyph in ordered:
         if not glyph.text.strip():
             pending_space = True
             continue
-        if previous is not None and _is_latin(previous.text) and _LATIN.match(glyph.text[:1]):
-            gap = glyph.x0 - previous.x1
-            if pending_space or gap > WORD_GAP_SHARE * min(glyph.size, previous.size):
+        printable.append((glyph, pending_space and bool(printable)))
+        pending_space = False
+    if not printable:
+        return ""
+    gaps = [max(0.0, b.x0 - a.x1) for (a, _), (b, _) in zip(printable, printable[1:], strict=False)]
+    spaced_pairs = sum(1 for _, spaced in printable[1:] if spaced)
+    letter_spaced = bool(gaps) and spaced_pairs >= LETTER_SPACED_SHARE * len(gaps)
+    usual_gap = statistics.median(gaps) if gaps else 0.0
+    parts = [printable[0][0].text.strip()]
+    for ((previous, _), (glyph, spaced)), gap in zip(zip(printable, printable[1:], strict=False), gaps, strict=True):
+        if _is_latin(previous.text) and _LATIN.match(glyph.text[:1]):
+            wide = gap > usual_gap + WORD_GAP_SHARE * min(glyph.size, previous.size)
+            if wide or (spaced and not letter_spaced):
                 parts.append(" ")
         parts.append(glyph.text.strip())
-        previous = glyph
-        pending_space = False
     return "".join(parts)
 
 
@@ -328,24 +342,29 @@ def _edges(page_lines: Sequence[Line]) -> list[Line]:
     return by_position[:EDGE_LINES] + by_position[-EDGE_LINES:]
 
 
-def _continues(above: Line, below: Line, edges: Margins) -> bool:
-    """Whether ``below`` continues the paragraph whose last line is ``above``."""
+def _continues(above: Line, below: Line, above_edges: Margins, below_edges: Margins) -> bool:
+    """Whether ``below`` continues the paragraph whose last line is ``above``.
+
+    ``above_edges`` and ``below_edges`` are the margins of the columns the two lines sit in
+    (the same unless the text flows from the foot of one column to the head of the next).
+    """
     if above.standalone or below.standalone:
         return False
     size = max(above.size, below.size)
     if abs(above.size - below.size) > SIZE_TOLERANCE_SHARE * size:
         return False
-    if below.top - above.bottom > PARAGRAPH_GAP_SIZES * size or below.top < above.top:
+    same_column = above.column == below.column
+    if same_column and (below.top - above.bottom > PARAGRAPH_GAP_SIZES * size or below.top < above.top):
         return False
-    if above.size >= TITLE_SIZE_RATIO * edges.size:
+    if same_column and above.size >= TITLE_SIZE_RATIO * below_edges.size:
         return True  # a wrapped title
     if (label := _LABEL.match(above.text)) and abs(below.x0 - (above.x0 + label.end() * above.size)) < above.size:
         return True  # hanging indent under 抄送： and the like
     if above.text[-1:] in _SENTENCE_END and marker_of(below.text):
         return False
-    if below.x0 > edges.left + INDENT_MIN_CHARS * edges.size:
+    if below.x0 > below_edges.left + INDENT_MIN_CHARS * below_edges.size:
         return False
-    return above.x1 >= edges.right - FULL_LINE_SLACK_CHARS * edges.size
+    return above.x1 >= above_edges.right - FULL_LINE_SLACK_CHARS * above_edges.size
 
 
 def _joined(above: str, below: str) -> str:
@@ -382,10 +401,11 @@ def paragraphs(page_lines: Sequence[Line], edges: Margins) -> list[str]:
     for line in page_lines:
         if not line.text:
             continue
-        if (
-            previous is not None
-            and previous.column == line.column
-            and _continues(previous, line, by_column[line.column])
+        flows_on = previous is not None and (
+            previous.column == line.column or (previous.column, line.column) == (LEFT_COLUMN, RIGHT_COLUMN)
+        )
+        if previous is not None and flows_on and _continues(
+            previous, line, by_column[previous.column], by_column[line.column]
         ):
             result[-1] = _joined(result[-1], line.text)
         else:

@@ -40,8 +40,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
-from compare.normalize import for_matching
+from compare.normalize import for_matching, simplified
 from compare.numbering import CIRCLED_NUMBERS, INLINE_ORDINALS, PATH_SEPARATOR, Marker, marker_of
 from compare.records import Clause, ClauseKind, Page
 from compare.structure import departments, trailing_parenthesis
@@ -95,6 +96,11 @@ class _Paragraph:
     pieces: tuple[tuple[int, int], ...]  # (offset in full text, length) of each line joined
     indented: bool = False
 
+    @cached_property
+    def simple(self) -> str:
+        """The text in simplified characters, which the patterns of this module are written for."""
+        return simplified(self.text)
+
     def offset(self, index: int) -> int:
         """Offset in the full text of character ``index`` of the paragraph (``len(text)`` for its end)."""
         consumed = 0
@@ -143,9 +149,9 @@ def _runs_on(above: _Paragraph, below: _Paragraph, indented_style: bool) -> bool
         return True  # the closing （…负责） of the item above
     if (
         marker_of(below.text) is not None
-        or _is_boilerplate(below.text)
-        or _is_boilerplate(above.text)
-        or _is_title(below.text)
+        or _is_boilerplate(below.simple)
+        or _is_boilerplate(above.simple)
+        or _is_title(below.simple)
         or TABLE_CELL_SEPARATOR in below.text
     ):
         return False
@@ -202,17 +208,17 @@ def _plan_start(paras: Sequence[_Paragraph]) -> tuple[int, int | None]:
     Everything before the plan is the notice wrapper.
     """
     first_numbered = next((i for i, p in enumerate(paras) if marker_of(p.text)), len(paras))
-    titles = [i for i in range(first_numbered) if _is_title(paras[i].text)]
-    notice = next((i for i in titles if _NOTICE_TITLE.search(paras[i].text)), None)
+    titles = [i for i in range(first_numbered) if _is_title(paras[i].simple)]
+    notice = next((i for i in titles if _NOTICE_TITLE.search(paras[i].simple)), None)
     if notice is not None:
-        plan_titles = [i for i in titles if i > notice and not _NOTICE_TITLE.search(paras[i].text)]
+        plan_titles = [i for i in titles if i > notice and not _NOTICE_TITLE.search(paras[i].simple)]
         if plan_titles:
             return plan_titles[0], plan_titles[0]
         wrapper_end = notice + 1
         while wrapper_end < first_numbered and (
-            _is_boilerplate(paras[wrapper_end].text)
-            or _ADDRESSEES.search(paras[wrapper_end].text)
-            or _COVERING_NOTE.search(paras[wrapper_end].text)
+            _is_boilerplate(paras[wrapper_end].simple)
+            or _ADDRESSEES.search(paras[wrapper_end].simple)
+            or _COVERING_NOTE.search(paras[wrapper_end].simple)
         ):
             wrapper_end += 1
         return wrapper_end, None
@@ -239,7 +245,7 @@ def _is_heading(text: str, marker: Marker, next_marker: Marker | None) -> bool:
 
 def _context_kind(titles: Sequence[str]) -> ClauseKind:
     """Kind given the titles of the item and its ancestors, innermost first."""
-    for title in titles:
+    for title in map(simplified, titles):
         if _GOAL_TITLE.search(title.rstrip("。")):
             return ClauseKind.GOAL
         if _PRINCIPLE_TITLE.search(title.rstrip("。")):
@@ -322,10 +328,10 @@ def clauses(doc_id: str, pages: Sequence[Page]) -> tuple[Clause, ...]:
     markers = [marker_of(p.text) for p in paras]
     for index, para in enumerate(paras):
         text = para.text
-        if index < plan_start or _is_boilerplate(text):
+        if index < plan_start or _is_boilerplate(para.simple):
             emit(para, "", "", ClauseKind.BOILERPLATE)
             continue
-        if index == title_index or (index == title_index + 1 and _SUBTITLE.match(text)):
+        if index == title_index or (title_index is not None and index == title_index + 1 and _SUBTITLE.match(para.simple)):
             plan_title = plan_title + text if plan_title else text
             emit(para, "", "", ClauseKind.HEADING)
             continue
@@ -337,7 +343,7 @@ def clauses(doc_id: str, pages: Sequence[Page]) -> tuple[Clause, ...]:
             current = stack[-1]
             current.follow_ons += 1
             titles = [item.title for item in reversed(stack)]
-            kind = ClauseKind.GOAL if _TARGET_SENTENCE.match(text) else _context_kind(titles)
+            kind = ClauseKind.GOAL if _TARGET_SENTENCE.match(para.simple) else _context_kind(titles)
             chain = _heading_chain(stack if current.heading else stack[:-1])
             emit(para, f"{_path(stack)}{FOLLOW_ON_MARK}{current.follow_ons}", chain, kind)
             continue
