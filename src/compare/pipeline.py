@@ -24,12 +24,13 @@ from compare.calibration import Calibration, load_calibration
 from compare.catalogue import Catalogue, load_catalogue
 from compare.embed import EmbeddingCache, EmbeddingStats, embeddings
 from compare.encoders import Encoder, load_encoder
-from compare.errors import DocumentError
+from compare.errors import CatalogueError, DocumentError
 from compare.exemplars import EXEMPLAR_SUFFIX, ExemplarBank, exemplar_bank, exemplar_channels
 from compare.extract import pages as extract_pages
 from compare.extract import sha256_of
 from compare.match import LEXICAL, clause_query, coverage, decisions, lexical, measure_passages, row_z, top_matches
 from compare.metadata import metadata, not_a_plan_reason
+from compare.national_zh import chinese_texts, national_pdfs, with_chinese
 from compare.normalize import cjk_share
 from compare.records import Clause, ClauseDecision, CoverageCell, DocStatus, Match, ParsedDocument
 from compare.segment import clauses as segment_clauses
@@ -296,7 +297,19 @@ def publish(
 
 
 def load_run_catalogue(settings: Settings) -> Catalogue:
-    return load_catalogue(settings.catalogue)
+    """The national catalogue, with the official Chinese text when a Chinese plan PDF lies beside it."""
+    catalogue = load_catalogue(settings.catalogue)
+    pdfs = national_pdfs(settings.catalogue.parent)
+    if not pdfs:
+        return catalogue
+    if len(pdfs) > 1:
+        raise CatalogueError(
+            f"{settings.catalogue.parent}: more than one national PDF ({', '.join(p.name for p in pdfs)}); keep one"
+        )
+    parsed = parse_document(pdfs[0])
+    if not parsed.ok:
+        raise CatalogueError(f"national plan {parsed.message}")
+    return with_chinese(catalogue, chinese_texts(parsed.clauses), pdfs[0])
 
 
 def run(settings: Settings, *, force: bool = False) -> RunSummary:
