@@ -21,10 +21,15 @@ with qpdf's --static-id so that its bytes do not change).
 Needs the Debian packages fonts-wqy-zenhei (the CJK font) and qpdf (the encrypted
 fixture):  apt-get update && apt-get install -y fonts-wqy-zenhei qpdf
 
+Golden clause lists (tests/data/golden/<fixture>.json: path, kind, page and text of every
+clause) are written from the current extraction with --golden, for review: read the diff
+before committing one, it is what the tests then hold the code to.
+
 Usage:
     .venv/bin/python scripts/render_fixtures.py              # every fixture
     .venv/bin/python scripts/render_fixtures.py clean-text   # some, by name
     .venv/bin/python scripts/render_fixtures.py --list
+    .venv/bin/python scripts/render_fixtures.py --golden     # rewrite the golden clause lists
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from reportlab.pdfgen.canvas import Canvas
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "tests" / "data" / "pdfs"
 SOURCES = OUT / "sources"
+GOLDEN = ROOT / "tests" / "data" / "golden"
 
 FONT_NAME = "WQYZenHei"
 FONT_PATHS = (
@@ -656,6 +662,35 @@ def _fixtures() -> list[Fixture]:
     ]
 
 
+def write_golden(names: set[str]) -> None:
+    """Write the clause list of every text fixture (those with a source) as its golden file."""
+    import json
+
+    sys.path.insert(0, str(ROOT / "src"))
+    from compare.extract import pages
+    from compare.segment import clauses
+
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    for source in sorted(SOURCES.glob("*.txt")):
+        if source.stem not in names:
+            continue
+        found = pages(OUT / f"{source.stem}.pdf")
+        rows = [
+            json.dumps({"path": c.path, "kind": str(c.kind), "page": c.page, "text": c.text}, ensure_ascii=False)
+            for c in clauses(source.stem, found)
+        ]
+        methods = json.dumps([page.method for page in found])
+        text = (
+            f'{{\n "fixture": "{source.stem}.pdf",\n "methods": {methods},\n "clauses": [\n  '
+            + ",\n  ".join(rows)
+            + "\n ]\n}\n"
+        )
+        json.loads(text)  # one clause per line, and still JSON
+        target = GOLDEN / f"{source.stem}.json"
+        target.write_text(text, encoding="utf-8")
+        print(f"{target.relative_to(ROOT)}  {len(rows)} clauses")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n")[0],
@@ -664,6 +699,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("names", nargs="*", help="fixtures to render (default: all)")
     parser.add_argument("--list", action="store_true", help="list the fixtures and what each reproduces")
+    parser.add_argument("--golden", action="store_true", help="write golden clause lists instead of PDFs")
     args = parser.parse_args(argv)
     fixtures = _fixtures()
     if args.list:
@@ -675,6 +711,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"error: unknown fixture(s): {', '.join(sorted(unknown))} (see --list)", file=sys.stderr)
         return 2
+    if args.golden:
+        write_golden(wanted)
+        return 0
     try:
         register_font()
         OUT.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,8 @@ Every clause has:
   ``principle``: the preamble and items under 指导思想, 基本原则, 总体思路 or 总体要求;
   ``goal``: items under 发展目标/主要目标 (any title ending in 目标) and unnumbered
   paragraphs that state targets for a year (``到2020年，…达到…``);
-  ``measure``: everything else in the body.
+  ``measure``: everything else in the body (a table's header row of short labels is a
+  ``heading``, its other rows are measures).
 
 Splitting (conservative): a measure is split into parts only when the paragraph itself
 enumerates them, in order, with 一是…二是…, 第一，…第二，…, inline ①②… or inline
@@ -52,6 +53,8 @@ from compare.structure import departments, trailing_parenthesis
 MAX_HEADING_CHARS = 30
 #: The title sentence that opens an item (``指导思想。``) is at most this long.
 MAX_TITLE_CHARS = 20
+#: The cells of a table's header row are at most this long.
+MAX_TABLE_HEADER_CELL = 6
 #: A plan title is at most this long.
 MAX_PLAN_TITLE_CHARS = 80
 #: Separator of the heading chain.
@@ -227,6 +230,12 @@ def _plan_start(paras: Sequence[_Paragraph]) -> tuple[int, int | None]:
     return 0, None
 
 
+def _is_table_header(text: str) -> bool:
+    """A table row of short labels without numbers (序号 | 项目名称 | 责任单位)."""
+    cells = text.split(TABLE_CELL_SEPARATOR)
+    return len(cells) > 1 and all(len(c) <= MAX_TABLE_HEADER_CELL and not re.search(r"\d", c) for c in cells)
+
+
 def _title_of(text: str, marker: Marker | None) -> str:
     """The item's title: its heading text, or the short sentence that opens it (``指导思想``)."""
     rest = text[marker.length :] if marker else text
@@ -343,7 +352,12 @@ def clauses(doc_id: str, pages: Sequence[Page]) -> tuple[Clause, ...]:
             current = stack[-1]
             current.follow_ons += 1
             titles = [item.title for item in reversed(stack)]
-            kind = ClauseKind.GOAL if _TARGET_SENTENCE.match(para.simple) else _context_kind(titles)
+            if _is_table_header(text):
+                kind = ClauseKind.HEADING
+            elif _TARGET_SENTENCE.match(para.simple):
+                kind = ClauseKind.GOAL
+            else:
+                kind = _context_kind(titles)
             chain = _heading_chain(stack if current.heading else stack[:-1])
             emit(para, f"{_path(stack)}{FOLLOW_ON_MARK}{current.follow_ons}", chain, kind)
             continue

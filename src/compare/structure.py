@@ -52,13 +52,15 @@ _ROLE_LABELS: tuple[tuple[str, str], ...] = (
 )
 #: How the names of bodies end; parentheses whose names all end so are departments even without a role word.
 _BODY_SUFFIX = re.compile(
-    r"(厅|委|局|办|部|院|会|行|中心|政府|公司|社|室|处|署|所|集团|银监局|管委会|海关|党委|团委|馆)$"
+    r"(厅|委|局|办|部|院|会|银行|支行|分行|中心|政府|公司|社|室|处|署|所|集团|银监局|管委会|海关|党委|团委|馆)$"
 )
 _ASIDE = re.compile(r"^(以下简称|下称|简称|含|包括|即|如|详见|见|参见)")
 _NAME_SEPARATORS = re.compile(r"[、，,]")
 _GROUP_SEPARATORS = re.compile(r"[；;]|，(?=[^，]*?(?:牵头|配合|参与|协助|协同|负责))")
 #: Parenthesized text longer than this is an aside, not a list of departments.
 MAX_DEPARTMENT_TEXT = 120
+#: Without a role word, a name shorter than this is not taken for a body (（试行）, （草案）).
+MIN_NAME_CHARS = 3
 #: A department name is at most this long.
 MAX_NAME_CHARS = 30
 
@@ -126,7 +128,9 @@ def departments(text: str) -> tuple[DepartmentMention, ...]:
             name = raw.strip().removesuffix("等部门").removesuffix("等单位").removesuffix("等")
             if not name:
                 continue
-            if len(name) > MAX_NAME_CHARS or (not has_role and not _BODY_SUFFIX.search(name)):
+            if len(name) > MAX_NAME_CHARS or (
+                not has_role and (len(name) < MIN_NAME_CHARS or not _BODY_SUFFIX.search(name))
+            ):
                 return ()
             result.append(DepartmentMention(name=name, role=role))
     return tuple(result)
