@@ -125,10 +125,27 @@ def fit_weights(docs: Sequence[LabelledDocument], channel_names: Sequence[str]) 
     x_all, y_all = np.concatenate(features), np.concatenate(targets)
     if y_all.min() == y_all.max():
         raise LabelError("labels hold only one class; cannot calibrate")
-    model = LogisticRegression(class_weight="balanced", max_iter=1000).fit(x_all, y_all)
-    coefficients = model.coef_[0]
-    scale = np.abs(coefficients).sum() or 1.0
+    coefficients = _non_negative_coefficients(x_all, y_all)
+    scale = coefficients.sum() or 1.0
     return {name: float(c / scale * len(channel_names)) for name, c in zip(channel_names, coefficients, strict=True)}
+
+
+def _non_negative_coefficients(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Logistic regression coefficients, refitted without the most negative channel until none is negative.
+
+    Every channel is built so that higher means closer; a negative weight only trades one
+    correlated channel against another on the calibration documents, and does not carry over.
+    """
+    active = list(range(x.shape[1]))
+    coefficients = np.zeros(x.shape[1])
+    while active:
+        model = LogisticRegression(class_weight="balanced", max_iter=1000).fit(x[:, active], y)
+        fitted = model.coef_[0]
+        if (fitted >= 0).all():
+            coefficients[active] = fitted
+            return coefficients
+        del active[int(np.argmin(fitted))]
+    raise LabelError("no channel separates the labelled matches from the rest; cannot calibrate")
 
 
 def cell_scores(doc: LabelledDocument, weights: dict[str, float]) -> np.ndarray:

@@ -102,16 +102,26 @@ def row_z(scores: np.ndarray) -> np.ndarray:
     return ((scores - mean) / np.maximum(std, _EPS)).astype(np.float32)
 
 
+def lexical_cosines(texts: Sequence[str], references: Sequence[str]) -> np.ndarray:
+    """Character n-gram TF-IDF cosine of every text with every reference.
+
+    The vocabulary and IDF come from the references alone, so a text's scores never depend on
+    which other texts are scored with it (a document scored alone or in a batch scores the same).
+    """
+    if not texts or not references:
+        return np.zeros((len(texts), len(references)), dtype=np.float32)
+    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=LEXICAL_NGRAMS, sublinear_tf=True)
+    reference_matrix = vectorizer.fit_transform(references)
+    return (vectorizer.transform(texts) @ reference_matrix.T).toarray().astype(np.float32)
+
+
 def lexical(clause_texts: Sequence[str], catalogue: Catalogue) -> np.ndarray:
     """Character n-gram TF-IDF cosine with the Chinese text of each measure (0 where there is none)."""
     result = np.zeros((len(clause_texts), len(catalogue)), dtype=np.float32)
     with_zh = [(i, m.text_zh) for i, m in enumerate(catalogue.measures) if m.text_zh]
     if not with_zh or not clause_texts:
         return result
-    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=LEXICAL_NGRAMS, sublinear_tf=True)
-    matrix = vectorizer.fit_transform([t for _, t in with_zh] + list(clause_texts))
-    measures, clauses = matrix[: len(with_zh)], matrix[len(with_zh) :]
-    cosines = (clauses @ measures.T).toarray()
+    cosines = lexical_cosines(clause_texts, [t for _, t in with_zh])
     for column, (index, _) in enumerate(with_zh):
         result[:, index] = cosines[:, column]
     return result

@@ -28,7 +28,17 @@ from compare.errors import CatalogueError, DocumentError
 from compare.exemplars import EXEMPLAR_SUFFIX, ExemplarBank, exemplar_bank, exemplar_channels
 from compare.extract import pages as extract_pages
 from compare.extract import sha256_of
-from compare.match import LEXICAL, clause_query, coverage, decisions, lexical, measure_passages, row_z, top_matches
+from compare.match import (
+    LEXICAL,
+    clause_query,
+    coverage,
+    decisions,
+    lexical,
+    lexical_cosines,
+    measure_passages,
+    row_z,
+    top_matches,
+)
 from compare.metadata import metadata, not_a_plan_reason
 from compare.national_zh import chinese_texts, national_pdfs, with_chinese
 from compare.normalize import cjk_share
@@ -131,7 +141,8 @@ class Scored:
 def channel_names(models: Sequence[str], catalogue: Catalogue, *, with_exemplars: bool) -> list[str]:
     """The channels a scorer produces, in order."""
     suffixes = list(measure_passages(catalogue)) + ([EXEMPLAR_SUFFIX] if with_exemplars else [])
-    return [spec + suffix for spec in models for suffix in suffixes] + [LEXICAL]
+    lexical_channels = [LEXICAL] + ([LEXICAL + EXEMPLAR_SUFFIX] if with_exemplars else [])
+    return [spec + suffix for spec in models for suffix in suffixes] + lexical_channels
 
 
 @dataclass
@@ -197,7 +208,8 @@ class Scorer:
         return result
 
     def exemplar_cosines(self, clauses: Sequence[Clause]) -> dict[str, np.ndarray]:
-        """Per model, the cosine of every clause (as embedded for matching) with every exemplar."""
+        """Per model, the cosine of every clause (as embedded for matching) with every exemplar;
+        under ``lexical``, their character n-gram TF-IDF cosine (verbatim reuse between provinces)."""
         if len(self.bank) == 0:
             return {}
         queries = [clause_query(c) for c in clauses]
@@ -207,6 +219,7 @@ class Scorer:
             clause_vectors = embeddings(encoder, queries, role="query", cache=cache)
             exemplar_vectors = embeddings(encoder, list(self.bank.texts), role="query", cache=cache)
             result[spec] = clause_vectors @ exemplar_vectors.T
+        result[LEXICAL] = lexical_cosines([c.text_norm for c in clauses], list(self.bank.texts))
         return result
 
     def score(self, docs: Sequence[ParsedDocument]) -> Scored:
