@@ -34,7 +34,9 @@ def clause_texts(corpus: Path) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--models", default="e5-small,use")
     args = parser.parse_args()
@@ -58,7 +60,13 @@ def main() -> None:
                 assert stats.embedded == len(texts)
                 tick = time.perf_counter()
                 rerun = EmbeddingStats()
-                embeddings(encoder, texts, role="query", cache=EmbeddingCache.open(Path(folder), encoder.model_id, encoder.dim), stats=rerun)
+                embeddings(
+                    encoder,
+                    texts,
+                    role="query",
+                    cache=EmbeddingCache.open(Path(folder), encoder.model_id, encoder.dim),
+                    stats=rerun,
+                )
                 assert rerun.embedded == 0
         results[spec] = {
             "texts": len(texts),

@@ -5,7 +5,9 @@ from __future__ import annotations
 from compare.records import Clause, ClauseKind
 
 
-def clause(doc_id: str, seq: int, text: str = "text", kind: ClauseKind = ClauseKind.MEASURE, heading: str = "") -> Clause:
+def clause(
+    doc_id: str, seq: int, text: str = "text", kind: ClauseKind = ClauseKind.MEASURE, heading: str = ""
+) -> Clause:
     return Clause(
         clause_id=f"{doc_id}:{seq:04d}",
         doc_id=doc_id,

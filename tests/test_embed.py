@@ -22,7 +22,9 @@ def test_only_new_text_is_embedded_and_the_cache_persists(tmp_path):
     encoder = CountingEncoder()
     cache = EmbeddingCache.open(tmp_path, encoder.model_id, encoder.dim)
     stats = EmbeddingStats()
-    first = embeddings(encoder, ["建设农业云", "发展电子商务", "建设农业云"], role="query", cache=cache, stats=stats)
+    first = embeddings(
+        encoder, ["建设农业云", "发展电子商务", "建设农业云"], role="query", cache=cache, stats=stats
+    )
     assert encoder.calls == [2] and stats.embedded == 2 and stats.requested == 3
     assert np.allclose(first[0], first[2]) and np.allclose(np.linalg.norm(first, axis=1), 1.0)
 

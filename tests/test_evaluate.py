@@ -37,7 +37,11 @@ def test_label_errors_name_the_row(catalogue, tmp_path):
 
 
 def test_locate_finds_whole_and_split_items():
-    clauses = [clause("d", 0, "1.建设农业云。支持龙头企业上云。"), clause("d", 1, "2.发展农村电商。"), clause("d", 2, "推进快递下乡。")]
+    clauses = [
+        clause("d", 0, "1.建设农业云。支持龙头企业上云。"),
+        clause("d", 1, "2.发展农村电商。"),
+        clause("d", 2, "推进快递下乡。"),
+    ]
     items = [
         LabelledItem(2, "1.建设农业云。支持龙头企业上云。", frozenset({"A"})),
         LabelledItem(3, "2.发展农村电商。推进快递下乡。", frozenset({"B"})),
@@ -53,8 +57,13 @@ def _doc(doc_id: str, winners: list[int], gold: list[str]) -> LabelledDocument:
     for i, w in enumerate(winners):
         if w >= 0:
             channel[i, w] = 5.0
-    parsed = ParsedDocument(doc_id=doc_id, file_name=f"{doc_id}.pdf", sha256=doc_id, status=DocStatus.OK, clauses=clauses)
-    items = [LabelledItem(i + 2, f"item {i}", frozenset({g}) if g != "none" else frozenset()) for i, g in enumerate(gold)]
+    parsed = ParsedDocument(
+        doc_id=doc_id, file_name=f"{doc_id}.pdf", sha256=doc_id, status=DocStatus.OK, clauses=clauses
+    )
+    items = [
+        LabelledItem(i + 2, f"item {i}", frozenset({g}) if g != "none" else frozenset())
+        for i, g in enumerate(gold)
+    ]
     return LabelledDocument(parsed, items, {i: [i] for i in range(len(gold))}, {"x": channel}, IDS)
 
 
@@ -71,7 +80,9 @@ def test_a_wrong_match_costs_top1_and_cells():
     from compare.calibration import Calibration
     from compare.match import Thresholds
 
-    calibration = Calibration(("hashing",), {"x": 1.0}, Thresholds(covered=2.0, partial=1.0, clause=2.0), "test", {})
+    calibration = Calibration(
+        ("hashing",), {"x": 1.0}, Thresholds(covered=2.0, partial=1.0, clause=2.0), "test", {}
+    )
     metrics = judge(docs, [calibration], IDS)
     assert metrics.top1 == 0.5
     assert metrics.cell_precision == 1.0 and metrics.cell_recall == 0.5
@@ -80,7 +91,9 @@ def test_a_wrong_match_costs_top1_and_cells():
 def test_each_document_is_judged_by_a_calibration_fitted_without_it():
     docs = [_doc(f"d{i}", [0, 1, 2, -1], ["A", "B", "C", "none"]) for i in range(3)]
     _, before = leave_one_out(docs, ["x"], ("hashing",), IDS)
-    noisy = docs[0].channels["x"] + np.random.default_rng(0).normal(0, 3, docs[0].channels["x"].shape).astype(np.float32)
+    noisy = docs[0].channels["x"] + np.random.default_rng(0).normal(0, 3, docs[0].channels["x"].shape).astype(
+        np.float32
+    )
     changed = [replace(docs[0], channels={"x": noisy}), *docs[1:]]
     _, after = leave_one_out(changed, ["x"], ("hashing",), IDS)
     assert after[0] == before[0]  # fitted on d1 and d2 only

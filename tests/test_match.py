@@ -32,7 +32,9 @@ def test_row_z_centres_and_scales_each_clause():
     assert z[0].argmax() == 3
 
 
-@given(arrays(np.float32, st.tuples(st.integers(1, 6), st.integers(2, 8)), elements=st.floats(-1, 1, width=32)))
+@given(
+    arrays(np.float32, st.tuples(st.integers(1, 6), st.integers(2, 8)), elements=st.floats(-1, 1, width=32))
+)
 @settings(max_examples=50, deadline=None)
 def test_row_z_is_finite_and_keeps_order(scores):
     z = row_z(scores)
@@ -65,7 +67,10 @@ def test_top_matches_ranks_best_first():
     fused = np.array([[0.1, 0.9, 0.5, 0.0], [0.3, 0.2, 0.1, 0.8]], dtype=np.float32)
     matches = top_matches(clauses, fused, {"x": fused}, IDS, k=2, method="m")
     assert [(m.clause_id, m.measure_id, m.rank) for m in matches] == [
-        ("d:0000", "B", 1), ("d:0000", "C", 2), ("d:0001", "D", 1), ("d:0001", "A", 2)
+        ("d:0000", "B", 1),
+        ("d:0000", "C", 2),
+        ("d:0001", "D", 1),
+        ("d:0001", "A", 2),
     ]
     assert matches[0].channels == (("x", pytest.approx(0.9)),)
 
@@ -78,7 +83,9 @@ def test_coverage_has_every_cell_and_evidence_from_the_same_document():
     by = {(c.doc_id, c.measure_id): c for c in cells}
     assert by["d1", "A"].status == CoverageStatus.COVERED and by["d1", "A"].evidence_clause_id == "d1:0000"
     assert by["d1", "B"].status == CoverageStatus.PARTIAL
-    assert by["d1", "C"].status == CoverageStatus.ABSENT and by["d1", "C"].evidence_clause_id is None  # headings never count
+    assert (
+        by["d1", "C"].status == CoverageStatus.ABSENT and by["d1", "C"].evidence_clause_id is None
+    )  # headings never count
     assert by["d2", "D"].evidence_clause_id == "d2:0000"
     assert all(c.status == CoverageStatus.ABSENT for c in cells if c.doc_id == "d3")
 

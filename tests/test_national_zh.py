@@ -16,7 +16,9 @@ from tests.conftest import CATALOGUE, CORPUS, DATA
 FIXTURE = DATA / "national" / "guofa-2015-40-fixture.pdf"
 
 
-@pytest.mark.parametrize(("text", "value"), [("一", 1), ("（七）", 7), ("十", 10), ("十一", 11), ("二十三", 23)])
+@pytest.mark.parametrize(
+    ("text", "value"), [("一", 1), ("（七）", 7), ("十", 10), ("十一", 11), ("二十三", 23)]
+)
 def test_chinese_numbers(text, value):
     assert chinese_number(text) == value
 
@@ -48,5 +50,5 @@ def test_without_a_chinese_plan_the_catalogue_is_the_seeds(tmp_path):
 
 
 def test_a_pdf_that_is_not_the_national_plan_is_refused_by_name(tmp_path):
-    with pytest.raises(CatalogueError, match="hunan-2015-86.pdf: its structure does not align"):
+    with pytest.raises(CatalogueError, match=r"hunan-2015-86\.pdf: its structure does not align"):
         load_run_catalogue(_settings(tmp_path, CORPUS / "hunan-2015-86.pdf"))

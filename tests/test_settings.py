@@ -24,7 +24,12 @@ def test_environment_then_overrides():
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
-    [({"top_k": 0}, "top_k"), ({"top_k": "many"}, "top_k"), ({"models": ""}, "models"), ({"warehouse": "w.sqlite"}, ".duckdb")],
+    [
+        ({"top_k": 0}, "top_k"),
+        ({"top_k": "many"}, "top_k"),
+        ({"models": ""}, "models"),
+        ({"warehouse": "w.sqlite"}, ".duckdb"),
+    ],
 )
 def test_bad_values_are_refused(overrides, message):
     with pytest.raises(SettingsError, match=message):

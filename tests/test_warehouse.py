@@ -17,7 +17,14 @@ def test_every_column_is_documented(tmp_path):
             "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE NOT internal AND table_name IN "
             "(SELECT table_name FROM duckdb_tables())"
         ).fetchall()
-    assert {r[0] for r in rows} >= {"runs", "national_measures", "documents", "clauses", "matches", "coverage"}
+    assert {r[0] for r in rows} >= {
+        "runs",
+        "national_measures",
+        "documents",
+        "clauses",
+        "matches",
+        "coverage",
+    }
     undocumented = [(t, c) for t, c, comment in rows if not comment]
     assert undocumented == []
 
@@ -51,7 +58,11 @@ def test_reader_keeps_its_snapshot_while_a_run_publishes(tmp_path):
 
 def test_one_writer_at_a_time(tmp_path):
     path = tmp_path / "w.duckdb"
-    with warehouse.snapshot(path), pytest.raises(WarehouseError, match="another run"), warehouse.snapshot(path):
+    with (
+        warehouse.snapshot(path),
+        pytest.raises(WarehouseError, match="another run"),
+        warehouse.snapshot(path),
+    ):
         pass
 
 

@@ -48,7 +48,9 @@ class Calibration:
         }
 
 
-def default_calibration(models: tuple[str, ...], channels: Sequence[str], why: str = "no calibration file") -> Calibration:
+def default_calibration(
+    models: tuple[str, ...], channels: Sequence[str], why: str = "no calibration file"
+) -> Calibration:
     """Uncalibrated: the mean of the semantic channels' z-scores, plus the lexical channel."""
     semantic = [c for c in channels if c != LEXICAL]
     weights = {c: 1.0 / len(semantic) for c in semantic}
@@ -73,7 +75,9 @@ def load_calibration(path: Path, models: tuple[str, ...], channels: Sequence[str
         thresholds = Thresholds(**payload["thresholds"])
         weights = {str(k): float(v) for k, v in payload["weights"].items()}
     except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
-        raise SettingsError(f"{path}: not a calibration file ({exc}); refit it with `compare evaluate --calibrate`") from exc
+        raise SettingsError(
+            f"{path}: not a calibration file ({exc}); refit it with `compare evaluate --calibrate`"
+        ) from exc
     if stored_models != models or set(weights) != set(channels):
         why = f"{path} was fitted for channels {sorted(weights)}, this run scores {sorted(channels)}"
         return default_calibration(models, channels, why)

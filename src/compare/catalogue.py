@@ -205,9 +205,7 @@ def _sections(lines: Iterable[str], part: str) -> list[_Section]:
 
 def _zh_paragraphs(lines: Iterable[str]) -> list[tuple[int, str]]:
     return [
-        (int(m.group("n")), line.strip())
-        for line in lines
-        if (m := _ZH_MEASURE_LINE.match(line.strip()))
+        (int(m.group("n")), line.strip()) for line in lines if (m := _ZH_MEASURE_LINE.match(line.strip()))
     ]
 
 
@@ -215,14 +213,12 @@ def parse_seed(text: str, *, source_name: str = "seed") -> Catalogue:
     """Parse the English translation of 国发〔2015〕40号 into the 65-measure catalogue."""
     lines = text.splitlines()
     starts = {
-        "II": next((i for i, l in enumerate(lines) if _PART_II_HEADING.match(l)), None),
-        "III": next((i for i, l in enumerate(lines) if _PART_III_HEADING.match(l)), None),
+        "II": next((i for i, line in enumerate(lines) if _PART_II_HEADING.match(line)), None),
+        "III": next((i for i, line in enumerate(lines) if _PART_III_HEADING.match(line)), None),
     }
     if starts["II"] is None or starts["III"] is None:
         raise SeedFormatError(f"{source_name}: no 'II,' and 'III,' part headings found")
-    end = next(
-        (i for i, l in enumerate(lines) if i > starts["III"] and _SIGNATURE.match(l)), len(lines)
-    )
+    end = next((i for i, line in enumerate(lines) if i > starts["III"] and _SIGNATURE.match(line)), len(lines))
     parts = {
         "II": (lines[starts["II"] + 1 : starts["III"]], PART_II_SHAPE),
         "III": (lines[starts["III"] + 1 : end], PART_III_SHAPE),
@@ -280,9 +276,7 @@ def write_catalogue(catalogue: Catalogue, path: Path) -> Path:
     payload = {
         "source": catalogue.source,
         "measure_count": len(catalogue),
-        "measures": [
-            {**asdict(m), "ministries": list(m.ministries)} for m in catalogue.measures
-        ],
+        "measures": [{**asdict(m), "ministries": list(m.ministries)} for m in catalogue.measures],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -294,9 +288,7 @@ def load_catalogue(path: Path) -> Catalogue:
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise CatalogueError(
-            f"{path}: catalogue not found; build it with `compare catalogue build`"
-        ) from exc
+        raise CatalogueError(f"{path}: catalogue not found; build it with `compare catalogue build`") from exc
     except json.JSONDecodeError as exc:
         raise CatalogueError(f"{path}: not valid JSON ({exc})") from exc
     if not isinstance(payload, dict) or not isinstance(payload.get("measures"), list):

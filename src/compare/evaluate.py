@@ -88,7 +88,9 @@ class LabelledDocument:
         """This document as seen in a fold: exemplars from ``excluded`` documents (and its own) do not count."""
         if self.bank is None:
             return self
-        extra = exemplar_channels(self.exemplar_cosines, self.bank, [c.doc_id for c in self.doc.clauses], excluded)
+        extra = exemplar_channels(
+            self.exemplar_cosines, self.bank, [c.doc_id for c in self.doc.clauses], excluded
+        )
         return replace(self, channels={**self.channels, **extra}, exemplar_cosines={}, bank=None)
 
     @property
@@ -127,7 +129,10 @@ def fit_weights(docs: Sequence[LabelledDocument], channel_names: Sequence[str]) 
         raise LabelError("labels hold only one class; cannot calibrate")
     coefficients = _non_negative_coefficients(x_all, y_all)
     scale = coefficients.sum() or 1.0
-    return {name: float(c / scale * len(channel_names)) for name, c in zip(channel_names, coefficients, strict=True)}
+    return {
+        name: float(c / scale * len(channel_names))
+        for name, c in zip(channel_names, coefficients, strict=True)
+    }
 
 
 def _non_negative_coefficients(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -164,7 +169,9 @@ def _f1(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
-def fit_thresholds(docs: Sequence[LabelledDocument], weights: dict[str, float], measure_ids: Sequence[str]) -> Thresholds:
+def fit_thresholds(
+    docs: Sequence[LabelledDocument], weights: dict[str, float], measure_ids: Sequence[str]
+) -> Thresholds:
     """Covered: best cell F1; partial: where cell recall reaches PARTIAL_RECALL; clause: best none/measure split."""
     scores, gold = [], []
     for doc in docs:
@@ -231,7 +238,9 @@ class Metrics:
         return {k: v for k, v in self.__dict__.items() if k != "per_measure"}
 
 
-def judge(docs: Sequence[LabelledDocument], calibrations: Sequence[Calibration], measure_ids: Sequence[str]) -> Metrics:
+def judge(
+    docs: Sequence[LabelledDocument], calibrations: Sequence[Calibration], measure_ids: Sequence[str]
+) -> Metrics:
     """Figures for documents, each judged with its own calibration (fitted without it)."""
     top1 = top3 = measured = 0
     none_tp = none_pred = none_gold = 0
@@ -293,14 +302,25 @@ def judge(docs: Sequence[LabelledDocument], calibrations: Sequence[Calibration],
     return metrics
 
 
-def calibrate(docs: Sequence[LabelledDocument], channel_names: Sequence[str], models: tuple[str, ...], measure_ids: Sequence[str], source: str) -> Calibration:
+def calibrate(
+    docs: Sequence[LabelledDocument],
+    channel_names: Sequence[str],
+    models: tuple[str, ...],
+    measure_ids: Sequence[str],
+    source: str,
+) -> Calibration:
     """Weights and thresholds fitted on these documents."""
     weights = fit_weights(docs, channel_names)
     thresholds = fit_thresholds(docs, weights, measure_ids)
     return Calibration(models=models, weights=weights, thresholds=thresholds, source=source, metrics={})
 
 
-def leave_one_out(docs: Sequence[LabelledDocument], channel_names: Sequence[str], models: tuple[str, ...], measure_ids: Sequence[str]) -> tuple[Metrics, list[Calibration]]:
+def leave_one_out(
+    docs: Sequence[LabelledDocument],
+    channel_names: Sequence[str],
+    models: tuple[str, ...],
+    measure_ids: Sequence[str],
+) -> tuple[Metrics, list[Calibration]]:
     """Each document judged by a calibration fitted on all the others."""
     if len(docs) < 2:
         raise LabelError("leave-one-document-out evaluation needs at least 2 labelled documents")
@@ -309,13 +329,21 @@ def leave_one_out(docs: Sequence[LabelledDocument], channel_names: Sequence[str]
         excluded = frozenset({held_out.doc.doc_id})
         training = [d.in_fold(excluded) for d in docs if d is not held_out]
         calibrations.append(
-            calibrate(training, channel_names, models, measure_ids, source=f"fitted without {held_out.doc.file_name}")
+            calibrate(
+                training,
+                channel_names,
+                models,
+                measure_ids,
+                source=f"fitted without {held_out.doc.file_name}",
+            )
         )
     judged = [d.in_fold(frozenset()) for d in docs]
     return judge(judged, calibrations, measure_ids), calibrations
 
 
-def evaluation_markdown(metrics: Metrics, catalogue: Catalogue, *, title: str, notes: Sequence[str] = ()) -> str:
+def evaluation_markdown(
+    metrics: Metrics, catalogue: Catalogue, *, title: str, notes: Sequence[str] = ()
+) -> str:
     """The figures as markdown: overall, then per measure with support."""
     lines = [
         f"# {title}",
@@ -357,7 +385,9 @@ class Outcome:
     unlocated: tuple[str, ...]
 
 
-def labelled_documents(gold: Path, corpus: Path | None, scorer: Scorer, catalogue: Catalogue) -> tuple[list[LabelledDocument], list[str]]:
+def labelled_documents(
+    gold: Path, corpus: Path | None, scorer: Scorer, catalogue: Catalogue
+) -> tuple[list[LabelledDocument], list[str]]:
     """Parse, locate and score every labelled document in the gold folder."""
     docs: list[LabelledDocument] = []
     unlocated: list[str] = []
@@ -382,7 +412,13 @@ def evaluate(gold: Path, corpus: Path | None, scorer: Scorer, catalogue: Catalog
     models = tuple(scorer.encoders)
     metrics, _ = leave_one_out(docs, channel_names, models, catalogue.ids)
     names = tuple(d.doc.file_name for d in docs)
-    final = calibrate([d.in_fold(frozenset()) for d in docs], channel_names, models, catalogue.ids, source=f"fitted on {len(docs)} labelled documents")
+    final = calibrate(
+        [d.in_fold(frozenset()) for d in docs],
+        channel_names,
+        models,
+        catalogue.ids,
+        source=f"fitted on {len(docs)} labelled documents",
+    )
     final = Calibration(
         models=final.models,
         weights=final.weights,

@@ -180,7 +180,9 @@ class Thresholds:
 
     def __post_init__(self) -> None:
         if not self.partial <= self.covered:
-            raise ValueError(f"partial threshold {self.partial} must not exceed covered threshold {self.covered}")
+            raise ValueError(
+                f"partial threshold {self.partial} must not exceed covered threshold {self.covered}"
+            )
 
     def status(self, score: float) -> CoverageStatus:
         if score >= self.covered:
@@ -225,7 +227,9 @@ IMPLEMENTS = "measure"
 NONE = "none"
 
 
-def decisions(clauses: Sequence[Clause], fused: np.ndarray, measure_ids: Sequence[str], thresholds: Thresholds) -> list[ClauseDecision]:
+def decisions(
+    clauses: Sequence[Clause], fused: np.ndarray, measure_ids: Sequence[str], thresholds: Thresholds
+) -> list[ClauseDecision]:
     """Each clause's best measure, or ``none``: not a measure item, or no measure close enough."""
     result = []
     for row, clause in enumerate(clauses):

@@ -94,7 +94,10 @@ class Settings:
 
     def as_record(self) -> dict[str, str]:
         """A flat, JSON-friendly view stored with every run."""
-        return {f.name: ",".join(v) if isinstance(v := getattr(self, f.name), tuple) else str(v) for f in fields(self)}
+        return {
+            f.name: ",".join(v) if isinstance(v := getattr(self, f.name), tuple) else str(v)
+            for f in fields(self)
+        }
 
 
 def _coerce(name: str, value: Any) -> Any:
