@@ -437,14 +437,16 @@ def text_fixture(name: str, quirks: Quirks | None = None) -> bytes:
 
 
 # ---- the scan ------------------------------------------------------------------------------
-def scanned(name: str) -> bytes:
-    """The fixture printed, scanned at SCAN_DPI: rotated a degree, noisy, no text layer."""
-    document = pdfium.PdfDocument(text_fixture(name))
+def scan_of(pdf: bytes, max_pages: int | None = None) -> bytes:
+    """A PDF printed and scanned at SCAN_DPI: each page an image, rotated a degree, noisy, no text layer."""
+    document = pdfium.PdfDocument(pdf)
     rng = np.random.default_rng(SEED)
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A4, invariant=1, pageCompression=1)
     canvas.setCreator("compare scripts/render_fixtures.py (scan)")
-    for page in document:
+    for index, page in enumerate(document):
+        if max_pages is not None and index >= max_pages:
+            break
         image = page.render(scale=SCAN_DPI / 72, grayscale=True).to_pil().convert("L")
         image = image.rotate(SCAN_ROTATION_DEGREES, resample=Image.Resampling.BICUBIC, fillcolor=255)
         image = image.filter(ImageFilter.GaussianBlur(0.6))
@@ -461,6 +463,11 @@ def scanned(name: str) -> bytes:
     canvas.save()
     document.close()
     return buffer.getvalue()
+
+
+def scanned(name: str) -> bytes:
+    """The fixture printed and scanned (see ``scan_of``)."""
+    return scan_of(text_fixture(name))
 
 
 # ---- hand-built PDFs -----------------------------------------------------------------------
