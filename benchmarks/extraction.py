@@ -32,7 +32,6 @@ import pypdfium2 as pdfium
 from rapidfuzz.distance import Levenshtein
 
 from compare.extract import pages
-from compare.segment import full_text
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "extraction.json"
@@ -79,14 +78,18 @@ def cer(found: str, reference: str) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=3, help="timed runs per figure (the median is kept)")
     parser.add_argument("--scan-pages", type=int, default=4, help="pages of the corpus plan to scan for OCR")
     args = parser.parse_args()
     fixtures = _fixture_script()
     fixtures.register_font()
     sources = sorted((FIXTURES / "sources").glob("*.txt"))
-    text_files = sorted(CORPUS.glob("*.pdf")) + [FIXTURES / f"{s.stem}.pdf" for s in sources if s.stem != "scanned"]
+    text_files = sorted(CORPUS.glob("*.pdf")) + [
+        FIXTURES / f"{s.stem}.pdf" for s in sources if s.stem != "scanned"
+    ]
     with tempfile.TemporaryDirectory() as folder:
         scan = Path(folder) / f"{SCAN_SOURCE}-scanned.pdf"
         scan.write_bytes(fixtures.scan_of((CORPUS / f"{SCAN_SOURCE}.pdf").read_bytes(), args.scan_pages))

@@ -165,7 +165,9 @@ def width(text: str, size: float, char_space: float = 0.0) -> float:
     return pdfmetrics.stringWidth(text, FONT_NAME, size) + char_space * len(text)
 
 
-def wrap(text: str, size: float, first: float, rest: float, char_space: float = 0.0) -> list[tuple[str, bool]]:
+def wrap(
+    text: str, size: float, first: float, rest: float, char_space: float = 0.0
+) -> list[tuple[str, bool]]:
     """Lines of ``text`` (with kinsoku: no closing mark starts a line); (line, is_last) pairs."""
     tokens = _TOKEN.findall(text)
     widths = [width(t, size, char_space) for t in tokens]
@@ -227,7 +229,9 @@ class Renderer:
             c.setLineWidth(0.5)
             c.line(LEFT, HEADER_Y - 5, RIGHT, HEADER_Y - 5)
         c.setFont(FONT_NAME, SMALL)
-        c.drawCentredString(PAGE_W / 2, PAGE_NO_Y, self.page_format.format(n=self.page, total=self.total_pages))
+        c.drawCentredString(
+            PAGE_W / 2, PAGE_NO_Y, self.page_format.format(n=self.page, total=self.total_pages)
+        )
         c.showPage()
         self.page += 1
         self.y = FIRST_BASELINE
@@ -252,8 +256,17 @@ class Renderer:
         return LEFT + self.column * (column_width + GUTTER), column_width
 
     # -- drawing
-    def draw(self, x: float, y: float, text: str, size: float, kind: str, *, color: Color = black,
-             char_space: float = 0.0) -> None:
+    def draw(
+        self,
+        x: float,
+        y: float,
+        text: str,
+        size: float,
+        kind: str,
+        *,
+        color: Color = black,
+        char_space: float = 0.0,
+    ) -> None:
         copies = [(0.0, 0.0, color)]
         if kind in self.quirks.doubled:
             dx, dy = self.quirks.double_offset
@@ -293,7 +306,9 @@ class Renderer:
         for line, _ in wrap(text, size, TEXT_W, TEXT_W, char_space):
             self.room()
             line_width = width(line, size, char_space) - char_space
-            self.draw(PAGE_W / 2 - line_width / 2, self.y, line, size, kind, color=color, char_space=char_space)
+            self.draw(
+                PAGE_W / 2 - line_width / 2, self.y, line, size, kind, color=color, char_space=char_space
+            )
             self.y -= pitch
 
     def right(self, text: str) -> None:
@@ -335,7 +350,10 @@ class Renderer:
         columns = len(rows[0])
         weights = [max(len(r[i]) for r in rows) + 2 for i in range(columns)]
         widths = [TEXT_W * w / sum(weights) for w in weights]
-        wrapped = [[wrap(cell, TABLE_SIZE, w - 6, w - 6) for cell, w in zip(row, widths, strict=True)] for row in rows]
+        wrapped = [
+            [wrap(cell, TABLE_SIZE, w - 6, w - 6) for cell, w in zip(row, widths, strict=True)]
+            for row in rows
+        ]
         heights = [max(len(cell) for cell in row) * TABLE_PITCH + 6 for row in wrapped]
         if self.y - sum(heights) < BOTTOM_BASELINE - PITCH and not self.empty:
             self.finish_page()
@@ -514,21 +532,25 @@ def gbk_without_tounicode(name: str) -> bytes:
             ops.append(f"BT /F1 {size:g} Tf {x:.2f} {y:.2f} Td <{line.encode('gbk').hex()}> Tj ET")
             y -= TITLE_PITCH if index == 0 else PITCH
     label = "— 1 —"
-    ops.append(f"BT /F1 {SMALL:g} Tf {PAGE_W / 2 - len(label) * SMALL / 2:.2f} {PAGE_NO_Y:.2f} Td "
-               f"<{label.encode('gbk').hex()}> Tj ET")
+    ops.append(
+        f"BT /F1 {SMALL:g} Tf {PAGE_W / 2 - len(label) * SMALL / 2:.2f} {PAGE_NO_Y:.2f} Td "
+        f"<{label.encode('gbk').hex()}> Tj ET"
+    )
     content = "\n".join(ops).encode()
-    return _pdf([
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {PAGE_W:.2f} {PAGE_H:.2f}] "
-        "/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>".encode(),
-        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type0 /BaseFont /FangSong_GB2312 /Encoding /GBK-EUC-H /DescendantFonts [6 0 R] >>",
-        b"<< /Type /Font /Subtype /CIDFontType0 /BaseFont /FangSong_GB2312 "
-        b"/CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /FontDescriptor 7 0 R /DW 1000 >>",
-        b"<< /Type /FontDescriptor /FontName /FangSong_GB2312 /Flags 6 /FontBBox [0 -141 1000 859] "
-        b"/ItalicAngle 0 /Ascent 859 /Descent -141 /CapHeight 700 /StemV 80 >>",
-    ])
+    return _pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {PAGE_W:.2f} {PAGE_H:.2f}] "
+            "/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>".encode(),
+            b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+            b"<< /Type /Font /Subtype /Type0 /BaseFont /FangSong_GB2312 /Encoding /GBK-EUC-H /DescendantFonts [6 0 R] >>",
+            b"<< /Type /Font /Subtype /CIDFontType0 /BaseFont /FangSong_GB2312 "
+            b"/CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /FontDescriptor 7 0 R /DW 1000 >>",
+            b"<< /Type /FontDescriptor /FontName /FangSong_GB2312 /Flags 6 /FontBBox [0 -141 1000 859] "
+            b"/ItalicAngle 0 /Ascent 859 /Descent -141 /CapHeight 700 /StemV 80 >>",
+        ]
+    )
 
 
 def zero_pages() -> bytes:
@@ -557,8 +579,19 @@ def encrypted() -> bytes:
     source = OUT / "clean-text.pdf"
     target = OUT / "bad-encrypted.pdf"
     subprocess.run(
-        [qpdf, "--static-id", "--allow-weak-crypto", "--encrypt", "user-secret", "owner-secret", "128", "--use-aes=n", "--",
-         str(source), str(target)],
+        [
+            qpdf,
+            "--static-id",
+            "--allow-weak-crypto",
+            "--encrypt",
+            "user-secret",
+            "owner-secret",
+            "128",
+            "--use-aes=n",
+            "--",
+            str(source),
+            str(target),
+        ],
         check=True,
     )
     return target.read_bytes()
@@ -620,7 +653,7 @@ NEWS = [
     "据介绍，下一步将继续优化营商环境，支持企业创新发展。",
 ]
 NOT_A_PDF = (
-    "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>页面未找到</title></head>\n"
+    '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8"><title>页面未找到</title></head>\n'
     "<body><h1>404 页面未找到</h1><p>您访问的文件已删除或移动。</p></body></html>\n"
 ).encode()
 
@@ -636,25 +669,55 @@ def _fixtures() -> list[Fixture]:
     bold = Quirks(doubled=frozenset({"title", "heading"}))
     shadow = Quirks(doubled=frozenset({"title", "heading", "body"}), double_offset=SHADOW_OFFSET, shadow=True)
     return [
-        Fixture("clean-text", lambda: text_fixture("clean-text"), "a notice-wrapped plan, all levels of numbering"),
-        Fixture("doubled-bold", lambda: text_fixture("doubled-bold", bold), "title and headings drawn twice (bold)"),
-        Fixture("cjk-spacing", lambda: text_fixture("cjk-spacing"), "spaces and wide tracking between characters"),
-        Fixture("running-headers", lambda: text_fixture("running-headers"), "running header, -N- page numbers"),
-        Fixture("two-column", lambda: text_fixture("two-column"), "a page in two columns under a full-width title"),
+        Fixture(
+            "clean-text", lambda: text_fixture("clean-text"), "a notice-wrapped plan, all levels of numbering"
+        ),
+        Fixture(
+            "doubled-bold",
+            lambda: text_fixture("doubled-bold", bold),
+            "title and headings drawn twice (bold)",
+        ),
+        Fixture(
+            "cjk-spacing", lambda: text_fixture("cjk-spacing"), "spaces and wide tracking between characters"
+        ),
+        Fixture(
+            "running-headers", lambda: text_fixture("running-headers"), "running header, -N- page numbers"
+        ),
+        Fixture(
+            "two-column", lambda: text_fixture("two-column"), "a page in two columns under a full-width title"
+        ),
         Fixture("table", lambda: text_fixture("table"), "a ruled table between body paragraphs"),
-        Fixture("gbk-no-tounicode", lambda: gbk_without_tounicode("gbk-no-tounicode"),
-                "GBK-EUC-H font without ToUnicode: pdfminer gives (cid:n)"),
-        Fixture("traditional-chars", lambda: text_fixture("traditional-chars"),
-                "traditional characters with Taiwan vocabulary (s2twp)"),
+        Fixture(
+            "gbk-no-tounicode",
+            lambda: gbk_without_tounicode("gbk-no-tounicode"),
+            "GBK-EUC-H font without ToUnicode: pdfminer gives (cid:n)",
+        ),
+        Fixture(
+            "traditional-chars",
+            lambda: text_fixture("traditional-chars"),
+            "traditional characters with Taiwan vocabulary (s2twp)",
+        ),
         Fixture("scanned", lambda: scanned("scanned"), "a scan: image only, rotated 1°, noisy"),
-        Fixture("variant-city-flush-left", lambda: text_fixture("variant-city-flush-left"),
-                "a city plan set flush left, -N- page numbers"),
-        Fixture("variant-shadow-bold", lambda: text_fixture("variant-shadow-bold", shadow),
-                "every line drawn twice, a grey shadow under black"),
-        Fixture("variant-letterspaced-notice", lambda: text_fixture("variant-letterspaced-notice"),
-                "a notice page with letter-spaced red header and title"),
-        Fixture("variant-traditional-s2t", lambda: text_fixture("variant-traditional-s2t"),
-                "traditional characters, mainland vocabulary (s2t)"),
+        Fixture(
+            "variant-city-flush-left",
+            lambda: text_fixture("variant-city-flush-left"),
+            "a city plan set flush left, -N- page numbers",
+        ),
+        Fixture(
+            "variant-shadow-bold",
+            lambda: text_fixture("variant-shadow-bold", shadow),
+            "every line drawn twice, a grey shadow under black",
+        ),
+        Fixture(
+            "variant-letterspaced-notice",
+            lambda: text_fixture("variant-letterspaced-notice"),
+            "a notice page with letter-spaced red header and title",
+        ),
+        Fixture(
+            "variant-traditional-s2t",
+            lambda: text_fixture("variant-traditional-s2t"),
+            "traditional characters, mainland vocabulary (s2t)",
+        ),
         Fixture("bad-encrypted", encrypted, "password-protected (RC4, user password)"),
         Fixture("bad-corrupt", corrupt, "a PDF header followed by garbage"),
         Fixture("bad-truncated", truncated, "the first 40% of clean-text.pdf"),
@@ -683,7 +746,9 @@ def write_golden(names: set[str]) -> None:
             continue
         found = pages(OUT / f"{source.stem}.pdf")
         rows = [
-            json.dumps({"path": c.path, "kind": str(c.kind), "page": c.page, "text": c.text}, ensure_ascii=False)
+            json.dumps(
+                {"path": c.path, "kind": str(c.kind), "page": c.page, "text": c.text}, ensure_ascii=False
+            )
             for c in clauses(source.stem, found)
         ]
         methods = json.dumps([page.method for page in found])

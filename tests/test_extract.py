@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pdfplumber
@@ -35,7 +35,7 @@ def _fixture_script():
     return module
 
 
-@lru_cache(maxsize=None)
+@cache
 def extracted(name: str) -> tuple[Page, ...]:
     return pages(PDFS / f"{name}.pdf")
 
@@ -80,7 +80,8 @@ def test_no_spaces_between_cjk_characters():
 def test_wrapped_lines_join_into_one_paragraph_per_line():
     lines = full_text(extracted("clean-text")).split("\n")
     assert any(
-        line.strip().startswith("（一）指导思想。以创新驱动发展为核心") and line.endswith("培育经济发展新动能。")
+        line.strip().startswith("（一）指导思想。以创新驱动发展为核心")
+        and line.endswith("培育经济发展新动能。")
         for line in lines
     )
 
@@ -140,7 +141,14 @@ def test_page_number_forms():
 
 
 def _glyph(text: str, x0: float, size: float = 16.0, top: float = 100.0) -> Glyph:
-    return Glyph(text=text, x0=x0, x1=x0 + size * (0.5 if text.isascii() else 1.0), top=top, bottom=top + size, size=size)
+    return Glyph(
+        text=text,
+        x0=x0,
+        x1=x0 + size * (0.5 if text.isascii() else 1.0),
+        top=top,
+        bottom=top + size,
+        size=size,
+    )
 
 
 def test_line_text_keeps_latin_word_spaces_only():

@@ -48,10 +48,14 @@ def test_scan_segments_like_its_golden_list():
 
 def test_ocr_boxes_are_straightened_and_scaled_to_points():
     angle = math.radians(1.0)
+
     def box(x: float, y: float, w: float, h: float) -> list[list[float]]:
         corners = [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
-        return [[cx * math.cos(angle) - cy * math.sin(angle), cx * math.sin(angle) + cy * math.cos(angle)]
-                for cx, cy in corners]
+        return [
+            [cx * math.cos(angle) - cy * math.sin(angle), cx * math.sin(angle) + cy * math.cos(angle)]
+            for cx, cy in corners
+        ]
+
     boxes = np.array([box(100, 100, 600, 24), box(100, 150, 600, 24)])
     assert abs(skew_degrees(boxes) - 1.0) < 0.05
     glyphs = glyphs_from_boxes(boxes, ("一、重点行动", "(一)推进智能制造"), (0.99, 0.98), 2.0, (0.0, 0.0))

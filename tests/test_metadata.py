@@ -36,14 +36,18 @@ def test_metadata_of_a_city_plan_and_an_office_notice():
 
 
 def test_municipality_is_province_level_and_chinese_numeral_dates():
-    meta = metadata("上海市人民政府文件\n沪府发〔2016〕3号\n上海市“互联网+”行动实施意见\n二〇一六年一月十二日\n一、总体要求")
+    meta = metadata(
+        "上海市人民政府文件\n沪府发〔2016〕3号\n上海市“互联网+”行动实施意见\n二〇一六年一月十二日\n一、总体要求"
+    )
     assert (meta.province, meta.city, meta.level) == ("上海", None, "province")
     assert meta.issue_date == "2016-01-12"
     assert meta.title == "上海市“互联网+”行动实施意见"
 
 
 def test_the_national_plan_number_is_not_the_document_number():
-    meta = metadata("甘肃省“互联网+”行动计划\n为贯彻落实《国务院关于积极推进“互联网+”行动的指导意见》（国发〔2015〕40号），制定本计划。")
+    meta = metadata(
+        "甘肃省“互联网+”行动计划\n为贯彻落实《国务院关于积极推进“互联网+”行动的指导意见》（国发〔2015〕40号），制定本计划。"
+    )
     assert meta.doc_number is None
 
 

@@ -42,8 +42,16 @@ def test_every_fixture_parses_without_raising():
     statuses = {p.stem: parse_document(p).status for p in sorted(PDFS.glob("*.pdf")) if p.stem != "scanned"}
     assert DocStatus.FAILED not in statuses.values()
     assert {name for name, status in statuses.items() if status == DocStatus.OK} >= {
-        "clean-text", "doubled-bold", "cjk-spacing", "running-headers", "table", "two-column",
-        "gbk-no-tounicode", "traditional-chars", "variant-city-flush-left", "variant-shadow-bold",
+        "clean-text",
+        "doubled-bold",
+        "cjk-spacing",
+        "running-headers",
+        "table",
+        "two-column",
+        "gbk-no-tounicode",
+        "traditional-chars",
+        "variant-city-flush-left",
+        "variant-shadow-bold",
         "variant-traditional-s2t",
     }
 

@@ -23,7 +23,9 @@ def test_fixture_clauses_match_their_golden_list(name):
     golden = json.loads((GOLDEN / f"{name}.json").read_text(encoding="utf-8"))
     found = extracted(name)
     assert [p.method for p in found] == golden["methods"]
-    got = [{"path": c.path, "kind": str(c.kind), "page": c.page, "text": c.text} for c in clauses(name, found)]
+    got = [
+        {"path": c.path, "kind": str(c.kind), "page": c.page, "text": c.text} for c in clauses(name, found)
+    ]
     assert got == golden["clauses"]
 
 
@@ -82,18 +84,29 @@ def test_a_paragraph_over_a_page_break_is_one_clause():
 def test_an_indented_document_continues_a_page_that_ends_a_sentence():
     pages = (
         Page(1, "一、重点任务\n\u3000\u30001.打造众创空间。支持高校建设创客空间。", "pdfplumber"),
-        Page(2, "到2017年，全省众创空间达到300家。（省科技厅负责）\n\u3000\u30002.做强技术市场。", "pdfplumber"),
+        Page(
+            2, "到2017年，全省众创空间达到300家。（省科技厅负责）\n\u3000\u30002.做强技术市场。", "pdfplumber"
+        ),
     )
     found = clauses("d", pages)
     assert found[1].text.endswith("到2017年，全省众创空间达到300家。（省科技厅负责）")
 
 
 _CJK = st.sampled_from(list("推进建设发展互联网智能制造平台服务农业电子商务数据信息创新"))
-_SENTENCE = st.builds(lambda chars, end: "".join(chars) + end, st.lists(_CJK, min_size=2, max_size=30),
-                      st.sampled_from(["。", "；", "", "（省经信委负责）"]))
-_MARKER = st.sampled_from(["", "", "一、", "二、", "（一）", "（二）", "1.", "2.", "（1）", "①", "一是", "二是"])
-_PARAGRAPH = st.builds(lambda indent, marker, body: indent + marker + "".join(body),
-                       st.sampled_from(["", "\u3000\u3000"]), _MARKER, st.lists(_SENTENCE, min_size=1, max_size=4))
+_SENTENCE = st.builds(
+    lambda chars, end: "".join(chars) + end,
+    st.lists(_CJK, min_size=2, max_size=30),
+    st.sampled_from(["。", "；", "", "（省经信委负责）"]),
+)
+_MARKER = st.sampled_from(
+    ["", "", "一、", "二、", "（一）", "（二）", "1.", "2.", "（1）", "①", "一是", "二是"]
+)
+_PARAGRAPH = st.builds(
+    lambda indent, marker, body: indent + marker + "".join(body),
+    st.sampled_from(["", "\u3000\u3000"]),
+    _MARKER,
+    st.lists(_SENTENCE, min_size=1, max_size=4),
+)
 
 
 @settings(max_examples=60, deadline=None)

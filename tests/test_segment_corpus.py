@@ -12,7 +12,9 @@ from compare.extract import pages
 from compare.segment import clauses
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpora" / "provincial"
-LABELLED = sorted(p for p in CORPUS.glob("*.labels.tsv") if (CORPUS / p.name.replace(".labels.tsv", ".pdf")).is_file())
+LABELLED = sorted(
+    p for p in CORPUS.glob("*.labels.tsv") if (CORPUS / p.name.replace(".labels.tsv", ".pdf")).is_file()
+)
 #: Share of labelled items that must be found as clauses exactly.
 MIN_FOUND_SHARE = 0.97
 

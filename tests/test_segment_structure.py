@@ -24,28 +24,52 @@ def _roles(text: str) -> list[tuple[str, str]]:
 
 def test_departments_and_their_roles():
     assert _roles("……服务。（省科技厅、贵阳市政府负责）") == [
-        ("省科技厅", ROLE_RESPONSIBLE), ("贵阳市政府", ROLE_RESPONSIBLE)]
+        ("省科技厅", ROLE_RESPONSIBLE),
+        ("贵阳市政府", ROLE_RESPONSIBLE),
+    ]
     assert _roles("……应用。（省经济和信息化委牵头，省科技厅配合）") == [
-        ("省经济和信息化委", ROLE_LEAD), ("省科技厅", ROLE_SUPPORT)]
+        ("省经济和信息化委", ROLE_LEAD),
+        ("省科技厅", ROLE_SUPPORT),
+    ]
     assert _roles("……。（责任单位：省经信委牵头，省商务厅、省科技厅配合）") == [
-        ("省经信委", ROLE_LEAD), ("省商务厅", ROLE_SUPPORT), ("省科技厅", ROLE_SUPPORT)]
-    assert _roles("……。（牵头单位：省商务厅；配合单位：省农委）") == [("省商务厅", ROLE_LEAD), ("省农委", ROLE_SUPPORT)]
+        ("省经信委", ROLE_LEAD),
+        ("省商务厅", ROLE_SUPPORT),
+        ("省科技厅", ROLE_SUPPORT),
+    ]
+    assert _roles("……。（牵头单位：省商务厅；配合单位：省农委）") == [
+        ("省商务厅", ROLE_LEAD),
+        ("省农委", ROLE_SUPPORT),
+    ]
     assert _roles("……督查。（各市〔州〕人民政府、贵安新区管委会负责）") == [
-        ("各市〔州〕人民政府", ROLE_RESPONSIBLE), ("贵安新区管委会", ROLE_RESPONSIBLE)]
-    assert _roles("……。（省发展改革委、省财政厅）") == [("省发展改革委", ROLE_RESPONSIBLE), ("省财政厅", ROLE_RESPONSIBLE)]
+        ("各市〔州〕人民政府", ROLE_RESPONSIBLE),
+        ("贵安新区管委会", ROLE_RESPONSIBLE),
+    ]
+    assert _roles("……。（省发展改革委、省财政厅）") == [
+        ("省发展改革委", ROLE_RESPONSIBLE),
+        ("省财政厅", ROLE_RESPONSIBLE),
+    ]
 
 
-@pytest.mark.parametrize("text", ["推广RFID（射频识别）", "建设平台（以下简称平台）。", "加强监管（试行）", "没有括号。"])
+@pytest.mark.parametrize(
+    "text", ["推广RFID（射频识别）", "建设平台（以下简称平台）。", "加强监管（试行）", "没有括号。"]
+)
 def test_parentheses_that_are_not_departments(text):
     assert departments(text) == ()
 
 
 def test_targets_with_indicator_value_unit_and_year():
     [target] = targets("到2018年，全省固定宽带家庭普及率达到70%。")
-    assert (target.indicator, target.value, target.unit, target.year) == ("固定宽带家庭普及率", 70.0, "%", 2018)
+    assert (target.indicator, target.value, target.unit, target.year) == (
+        "固定宽带家庭普及率",
+        70.0,
+        "%",
+        2018,
+    )
     assert target.text == "到2018年，全省固定宽带家庭普及率达到70%"
-    found = targets("到2017年，行政村光纤通达率和4G网络覆盖率达到100%；电子商务交易额突破1500亿元，"
-                    "建成“互联网+”示范园区10个以上、应用示范项目100个以上。")
+    found = targets(
+        "到2017年，行政村光纤通达率和4G网络覆盖率达到100%；电子商务交易额突破1500亿元，"
+        "建成“互联网+”示范园区10个以上、应用示范项目100个以上。"
+    )
     assert [(t.indicator, t.value, t.unit, t.year) for t in found] == [
         ("行政村光纤通达率", 100.0, "%", 2017),
         ("4G网络覆盖率", 100.0, "%", 2017),
@@ -70,9 +94,15 @@ def test_records_for_a_document():
     parts = [c for c in found if c.path.startswith("二.（一）.2#")]
     for part in parts:  # the parts of a split item share its departments
         assert {(d.name, d.role) for d in records if d.clause_id == part.clause_id} == {
-            ("省工业和信息化委", ROLE_RESPONSIBLE), ("省通信管理局", ROLE_RESPONSIBLE)}
+            ("省工业和信息化委", ROLE_RESPONSIBLE),
+            ("省通信管理局", ROLE_RESPONSIBLE),
+        }
     assert all(by_id[d.clause_id].kind not in (ClauseKind.BOILERPLATE, ClauseKind.HEADING) for d in records)
     goal = next(c for c in found if c.kind == ClauseKind.GOAL)
     goal_targets = [t for t in clause_targets(found) if t.clause_id == goal.clause_id]
-    assert ("固定宽带家庭普及率", 70.0, "%", 2018) in [(t.indicator, t.value, t.unit, t.year) for t in goal_targets]
-    assert ("电子商务交易额", 5000.0, "亿元", 2018) in [(t.indicator, t.value, t.unit, t.year) for t in goal_targets]
+    assert ("固定宽带家庭普及率", 70.0, "%", 2018) in [
+        (t.indicator, t.value, t.unit, t.year) for t in goal_targets
+    ]
+    assert ("电子商务交易额", 5000.0, "亿元", 2018) in [
+        (t.indicator, t.value, t.unit, t.year) for t in goal_targets
+    ]

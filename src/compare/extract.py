@@ -127,7 +127,7 @@ def _pdfminer_page_count(path: Path) -> int | None:
     try:
         with pdfplumber.open(path) as document:
             return len(document.pages)
-    except Exception:  # noqa: BLE001 - any failure means "cannot tell"
+    except Exception:
         return None
 
 
@@ -147,7 +147,9 @@ def _pdfium_document(path: Path) -> Iterator[pdfium.PdfDocument]:
                 path, DocStatus.ENCRYPTED, "the PDF is encrypted with a password; supply an unprotected copy"
             ) from exc
         if _pdfminer_page_count(path) == 0:
-            raise DocumentError(path, DocStatus.EMPTY, "the PDF has no pages (its page tree is empty)") from exc
+            raise DocumentError(
+                path, DocStatus.EMPTY, "the PDF has no pages (its page tree is empty)"
+            ) from exc
         raise _damaged(path, str(exc)) from exc
     try:
         yield document
@@ -177,7 +179,9 @@ def _plumber_glyphs(page: pdfplumber.page.Page) -> list[Glyph]:
     16.0), which ``dedupe_chars`` takes for two different characters.
     """
     return layout.deduped(
-        Glyph(text=c["text"], x0=c["x0"], x1=c["x1"], top=c["top"], bottom=c["bottom"], size=round(c["size"], 2))
+        Glyph(
+            text=c["text"], x0=c["x0"], x1=c["x1"], top=c["top"], bottom=c["bottom"], size=round(c["size"], 2)
+        )
         for c in page.chars
         if c.get("upright", True)
     )
@@ -188,10 +192,15 @@ def _tables(page: pdfplumber.page.Page, glyphs: list[Glyph]) -> tuple[list[Glyph
     rows: list[Line] = []
     inside: set[int] = set()
     for table in page.find_tables():
-        if len(table.rows) < MIN_TABLE_ROWS or max((len(r.cells) for r in table.rows), default=0) < MIN_TABLE_COLUMNS:
+        if (
+            len(table.rows) < MIN_TABLE_ROWS
+            or max((len(r.cells) for r in table.rows), default=0) < MIN_TABLE_COLUMNS
+        ):
             continue
         x0, top, x1, bottom = table.bbox
-        members = [i for i, g in enumerate(glyphs) if x0 <= (g.x0 + g.x1) / 2 <= x1 and top <= g.middle <= bottom]
+        members = [
+            i for i, g in enumerate(glyphs) if x0 <= (g.x0 + g.x1) / 2 <= x1 and top <= g.middle <= bottom
+        ]
         inside.update(members)
         for row in table.rows:
             cells = []
@@ -200,7 +209,8 @@ def _tables(page: pdfplumber.page.Page, glyphs: list[Glyph]) -> tuple[list[Glyph
                     continue
                 c0, ctop, c1, cbottom = cell
                 cell_glyphs = [
-                    glyphs[i] for i in members
+                    glyphs[i]
+                    for i in members
                     if c0 <= (glyphs[i].x0 + glyphs[i].x1) / 2 <= c1 and ctop <= glyphs[i].middle <= cbottom
                 ]
                 cells.append("".join(line.text for line in layout.lines(cell_glyphs)))
@@ -208,7 +218,9 @@ def _tables(page: pdfplumber.page.Page, glyphs: list[Glyph]) -> tuple[list[Glyph
             if text:
                 r0, rtop, r1, rbottom = row.bbox
                 size = statistics.median(g.size for g in glyphs) if glyphs else 0.0
-                rows.append(Line(text=text, x0=r0, x1=r1, top=rtop, bottom=rbottom, size=size, standalone=True))
+                rows.append(
+                    Line(text=text, x0=r0, x1=r1, top=rtop, bottom=rbottom, size=size, standalone=True)
+                )
     return [g for i, g in enumerate(glyphs) if i not in inside], rows
 
 
@@ -225,7 +237,9 @@ def _pdfium_glyphs(page: pdfium.PdfPage) -> list[Glyph]:
                 continue
             left, bottom, right, top = textpage.get_charbox(index, loose=True)
             size = pdfium_c.FPDFText_GetFontSize(textpage.raw, index) or (top - bottom)
-            glyphs.append(Glyph(text=chr(code), x0=left, x1=right, top=height - top, bottom=height - bottom, size=size))
+            glyphs.append(
+                Glyph(text=chr(code), x0=left, x1=right, top=height - top, bottom=height - bottom, size=size)
+            )
     finally:
         textpage.close()
     return layout.deduped(glyphs)
@@ -247,7 +261,9 @@ def _ocr_glyphs(page: pdfium.PdfPage) -> list[Glyph]:
         bitmap.close()
 
 
-def _read_page(number: int, plumber_page: pdfplumber.page.Page, pdfium_page: pdfium.PdfPage, use_ocr: bool) -> _PageRead:
+def _read_page(
+    number: int, plumber_page: pdfplumber.page.Page, pdfium_page: pdfium.PdfPage, use_ocr: bool
+) -> _PageRead:
     glyphs = _plumber_glyphs(plumber_page)
     method = METHOD_PDFPLUMBER
     table_rows: list[Line] = []
@@ -257,8 +273,9 @@ def _read_page(number: int, plumber_page: pdfplumber.page.Page, pdfium_page: pdf
             glyphs, method = [], METHOD_OCR
     else:
         glyphs, table_rows = _tables(plumber_page, glyphs)
-    needs_ocr = method == METHOD_OCR or (_printable(glyphs) + sum(len(r.text) for r in table_rows) < MIN_TEXT_CHARS
-                                         and _has_image(pdfium_page))
+    needs_ocr = method == METHOD_OCR or (
+        _printable(glyphs) + sum(len(r.text) for r in table_rows) < MIN_TEXT_CHARS and _has_image(pdfium_page)
+    )
     if needs_ocr:
         glyphs, method, table_rows = (_ocr_glyphs(pdfium_page) if use_ocr else []), METHOD_OCR, []
     size = statistics.median(g.size for g in glyphs) if glyphs else 0.0
@@ -322,7 +339,9 @@ def pages(path: Path, *, max_pages: int = MAX_PAGES, use_ocr: bool = True) -> tu
     chinese = sum(1 for p in result for c in p.text if _CJK.match(c))
     if all_scanned and use_ocr and chinese < MIN_TEXT_CHARS:
         raise DocumentError(
-            path, DocStatus.NO_TEXT, f"no text: all {count} page(s) are images and OCR found no Chinese text on them"
+            path,
+            DocStatus.NO_TEXT,
+            f"no text: all {count} page(s) are images and OCR found no Chinese text on them",
         )
     if sum(len(p.text.strip()) for p in result) < MIN_TEXT_CHARS:
         scanned = sum(1 for read in reads if read.method == METHOD_OCR)

@@ -20,6 +20,7 @@ top-left of the page, so every text source goes through the same rules:
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import re
 import statistics
@@ -159,12 +160,12 @@ def line_text(glyphs: Sequence[Glyph]) -> str:
         pending_space = False
     if not printable:
         return ""
-    gaps = [max(0.0, b.x0 - a.x1) for (a, _), (b, _) in zip(printable, printable[1:], strict=False)]
+    gaps = [max(0.0, b.x0 - a.x1) for (a, _), (b, _) in itertools.pairwise(printable)]
     spaced_pairs = sum(1 for _, spaced in printable[1:] if spaced)
     letter_spaced = bool(gaps) and spaced_pairs >= LETTER_SPACED_SHARE * len(gaps)
     usual_gap = statistics.median(gaps) if gaps else 0.0
     parts = [printable[0][0].text.strip()]
-    for ((previous, _), (glyph, spaced)), gap in zip(zip(printable, printable[1:], strict=False), gaps, strict=True):
+    for ((previous, _), (glyph, spaced)), gap in zip(itertools.pairwise(printable), gaps, strict=True):
         if _is_latin(previous.text) and _LATIN.match(glyph.text[:1]):
             wide = gap > usual_gap + WORD_GAP_SHARE * min(glyph.size, previous.size)
             if wide or (spaced and not letter_spaced):
@@ -233,9 +234,9 @@ def _gutter(rows: Sequence[Sequence[Glyph]], body_size: float) -> tuple[float, f
                 crossing += 1
             else:
                 split += 1
-        if split >= GUTTER_MIN_ROWS and crossing <= GUTTER_MAX_CROSSING_SHARE * (split + crossing):
-            if best is None or split > best[0]:
-                best = (split, x)
+        clear = split >= GUTTER_MIN_ROWS and crossing <= GUTTER_MAX_CROSSING_SHARE * (split + crossing)
+        if clear and (best is None or split > best[0]):
+            best = (split, x)
         x += body_size / 4
     if best is None:
         return None
@@ -329,7 +330,9 @@ def without_furniture(pages_lines: Sequence[Sequence[Line]]) -> list[list[Line]]
             [
                 line
                 for line in page_lines
-                if not (id(line) in edge_ids and (is_page_number(line.text) or _edge_key(line.text) in running))
+                if not (
+                    id(line) in edge_ids and (is_page_number(line.text) or _edge_key(line.text) in running)
+                )
             ]
         )
     return result
@@ -358,7 +361,9 @@ def _continues(above: Line, below: Line, above_edges: Margins, below_edges: Marg
         return False
     if same_column and above.size >= TITLE_SIZE_RATIO * below_edges.size:
         return True  # a wrapped title
-    if (label := _LABEL.match(above.text)) and abs(below.x0 - (above.x0 + label.end() * above.size)) < above.size:
+    if (label := _LABEL.match(above.text)) and abs(
+        below.x0 - (above.x0 + label.end() * above.size)
+    ) < above.size:
         return True  # hanging indent under 抄送： and the like
     if above.text[-1:] in _SENTENCE_END and marker_of(below.text):
         return False
@@ -378,7 +383,8 @@ def _column_margins(page_lines: Sequence[Line], edges: Margins) -> dict[int, Mar
     result = {FULL_WIDTH: edges}
     for column in {line.column for line in page_lines} - {FULL_WIDTH}:
         members = [
-            line for line in page_lines
+            line
+            for line in page_lines
             if line.column == column and not line.standalone and len(line.text) >= MIN_MARGIN_LINE_CHARS
         ] or [line for line in page_lines if line.column == column]
         result[column] = Margins(
@@ -404,12 +410,16 @@ def paragraphs(page_lines: Sequence[Line], edges: Margins) -> list[str]:
         flows_on = previous is not None and (
             previous.column == line.column or (previous.column, line.column) == (LEFT_COLUMN, RIGHT_COLUMN)
         )
-        if previous is not None and flows_on and _continues(
-            previous, line, by_column[previous.column], by_column[line.column]
+        if (
+            previous is not None
+            and flows_on
+            and _continues(previous, line, by_column[previous.column], by_column[line.column])
         ):
             result[-1] = _joined(result[-1], line.text)
         else:
-            indented = not line.standalone and line.x0 > by_column[line.column].left + INDENT_MIN_CHARS * edges.size
+            indented = (
+                not line.standalone and line.x0 > by_column[line.column].left + INDENT_MIN_CHARS * edges.size
+            )
             result.append(PARAGRAPH_INDENT + line.text if indented else line.text)
         previous = line
     return result

@@ -19,21 +19,80 @@ from compare.numbering import marker_of
 from compare.records import Clause, ClauseKind, DocumentMeta, Page
 
 PROVINCES: tuple[str, ...] = (
-    "北京", "天津", "河北", "山西", "内蒙古", "辽宁", "吉林", "黑龙江", "上海", "江苏", "浙江", "安徽",
-    "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "广西", "海南", "重庆", "四川", "贵州",
-    "云南", "西藏", "陕西", "甘肃", "青海", "宁夏", "新疆",
+    "北京",
+    "天津",
+    "河北",
+    "山西",
+    "内蒙古",
+    "辽宁",
+    "吉林",
+    "黑龙江",
+    "上海",
+    "江苏",
+    "浙江",
+    "安徽",
+    "福建",
+    "江西",
+    "山东",
+    "河南",
+    "湖北",
+    "湖南",
+    "广东",
+    "广西",
+    "海南",
+    "重庆",
+    "四川",
+    "贵州",
+    "云南",
+    "西藏",
+    "陕西",
+    "甘肃",
+    "青海",
+    "宁夏",
+    "新疆",
 )
 #: Municipalities directly under the central government: their plans are province-level.
 MUNICIPALITIES: frozenset[str] = frozenset({"北京", "天津", "上海", "重庆"})
 #: Cities that issued their own plans, with their province (extend as corpora grow).
 CITY_PROVINCE: dict[str, str] = {
-    "成都": "四川", "杭州": "浙江", "宁波": "浙江", "温州": "浙江", "广州": "广东", "深圳": "广东",
-    "东莞": "广东", "佛山": "广东", "武汉": "湖北", "南京": "江苏", "苏州": "江苏", "无锡": "江苏",
-    "青岛": "山东", "济南": "山东", "烟台": "山东", "长沙": "湖南", "西安": "陕西", "郑州": "河南",
-    "合肥": "安徽", "福州": "福建", "厦门": "福建", "贵阳": "贵州", "昆明": "云南", "南宁": "广西",
-    "南昌": "江西", "石家庄": "河北", "太原": "山西", "沈阳": "辽宁", "大连": "辽宁", "长春": "吉林",
-    "哈尔滨": "黑龙江", "兰州": "甘肃", "西宁": "青海", "银川": "宁夏", "乌鲁木齐": "新疆",
-    "呼和浩特": "内蒙古", "海口": "海南", "拉萨": "西藏",
+    "成都": "四川",
+    "杭州": "浙江",
+    "宁波": "浙江",
+    "温州": "浙江",
+    "广州": "广东",
+    "深圳": "广东",
+    "东莞": "广东",
+    "佛山": "广东",
+    "武汉": "湖北",
+    "南京": "江苏",
+    "苏州": "江苏",
+    "无锡": "江苏",
+    "青岛": "山东",
+    "济南": "山东",
+    "烟台": "山东",
+    "长沙": "湖南",
+    "西安": "陕西",
+    "郑州": "河南",
+    "合肥": "安徽",
+    "福州": "福建",
+    "厦门": "福建",
+    "贵阳": "贵州",
+    "昆明": "云南",
+    "南宁": "广西",
+    "南昌": "江西",
+    "石家庄": "河北",
+    "太原": "山西",
+    "沈阳": "辽宁",
+    "大连": "辽宁",
+    "长春": "吉林",
+    "哈尔滨": "黑龙江",
+    "兰州": "甘肃",
+    "西宁": "青海",
+    "银川": "宁夏",
+    "乌鲁木齐": "新疆",
+    "呼和浩特": "内蒙古",
+    "海口": "海南",
+    "拉萨": "西藏",
 }
 LEVEL_PROVINCE = "province"
 LEVEL_CITY = "city"
@@ -46,14 +105,22 @@ MAX_TITLE_CHARS = 80
 #: The national plan's own number, which provincial plans cite but do not bear.
 NATIONAL_DOC_NUMBER = "国发〔2015〕40号"
 
-_BRACKETS = str.maketrans({"[": "〔", "【": "〔", "(": "〔", "（": "〔", "]": "〕", "】": "〕", ")": "〕", "）": "〕"})
-_DOC_NUMBER = re.compile(r"(?P<org>[\u4e00-\u9fff]{1,10})\s*[〔\[【（(]\s*(?P<year>\d{4})\s*[〕\]】）)]\s*(?P<n>\d{1,4})\s*号")
+_BRACKETS = str.maketrans(
+    {"[": "〔", "【": "〔", "(": "〔", "（": "〔", "]": "〕", "】": "〕", ")": "〕", "）": "〕"}
+)
+_DOC_NUMBER = re.compile(
+    r"(?P<org>[\u4e00-\u9fff]{1,10})\s*[〔\[【（(]\s*(?P<year>\d{4})\s*[〕\]】）)]\s*(?P<n>\d{1,4})\s*号"
+)
 _CN_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0, "○": 0}
-_DATE = re.compile(r"(?P<y>\d{4}|[〇零○一二三四五六七八九]{4})年(?P<m>\d{1,2}|[一二三四五六七八九十]{1,3})月(?P<d>\d{1,2}|[一二三四五六七八九十]{1,3})日")
+_DATE = re.compile(
+    r"(?P<y>\d{4}|[〇零○一二三四五六七八九]{4})年(?P<m>\d{1,2}|[一二三四五六七八九十]{1,3})月(?P<d>\d{1,2}|[一二三四五六七八九十]{1,3})日"
+)
 _RED_HEADER = re.compile(r"^(?P<issuer>[\u4e00-\u9fff（）()]{2,40}?)\s*文件$")
 _NOTICE = re.compile(r"^(?P<issuer>[\u4e00-\u9fff]{2,40}?)?关于印发[《“]?(?P<name>.+?)[》”]?的通知$")
 _ISSUER_LINE = re.compile(r"^[\u4e00-\u9fff（）()]{2,40}(人民政府|办公厅|办公室|委员会|管委会)$")
-_ISSUER_NAME = re.compile(r"^[\u4e00-\u9fff]{2,30}(人民政府办公厅|人民政府办公室|人民政府|办公厅|委员会|管委会)")
+_ISSUER_NAME = re.compile(
+    r"^[\u4e00-\u9fff]{2,30}(人民政府办公厅|人民政府办公室|人民政府|办公厅|委员会|管委会)"
+)
 _PLAN_WORDS = re.compile(r"(计划|方案|意见|规划|纲要|措施|办法)")
 _SUBTITLE = re.compile(r"^[（(]\d{4}\s*[—\-–－~至到]+\s*\d{4}年?[）)]$")
 _CITY = re.compile(r"^(?:(?P<province>[\u4e00-\u9fff]{2,3})省)?(?P<city>[\u4e00-\u9fff]{2,4}?)市")
@@ -66,8 +133,21 @@ MIN_PLAN_TERMS = 2
 #: ... and names the Internet (互联网, after conversion to simplified) at least this often.
 MIN_TOPIC_MENTIONS = 2
 PLAN_TERMS: tuple[str, ...] = (
-    "行动计划", "实施方案", "实施意见", "行动方案", "指导思想", "基本原则", "发展目标", "主要目标",
-    "重点任务", "主要任务", "重点行动", "保障措施", "组织实施", "工作措施", "总体要求",
+    "行动计划",
+    "实施方案",
+    "实施意见",
+    "行动方案",
+    "指导思想",
+    "基本原则",
+    "发展目标",
+    "主要目标",
+    "重点任务",
+    "主要任务",
+    "重点行动",
+    "保障措施",
+    "组织实施",
+    "工作措施",
+    "总体要求",
 )
 TOPIC_TERMS: tuple[str, ...] = ("互联网", "信息化", "大数据", "电子商务")
 
@@ -114,7 +194,12 @@ def _titles(lines: Sequence[str], originals: Sequence[str]) -> tuple[str | None,
         start = notice_index + 1
     for i in range(start, first_numbered):
         line = lines[i]
-        if len(line) <= MAX_TITLE_CHARS and "。" not in line and _PLAN_WORDS.search(line) and not _NOTICE.match(line):
+        if (
+            len(line) <= MAX_TITLE_CHARS
+            and "。" not in line
+            and _PLAN_WORDS.search(line)
+            and not _NOTICE.match(line)
+        ):
             if "：" in line or line.endswith("文件"):
                 continue
             title = originals[i]

@@ -17,7 +17,9 @@ import opencc
 
 #: Full-width ASCII letters, digits and the signs that go with numbers (％ ＋ － ． ／) and the
 #: ideographic space fold to half-width; Chinese punctuation (，。、；：（）《》“”) is kept as it is.
-_FULLWIDTH_ALNUM = re.compile(r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff05\uff0b\uff0d\uff0e\uff0f\u3000]")
+_FULLWIDTH_ALNUM = re.compile(
+    r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff05\uff0b\uff0d\uff0e\uff0f\u3000]"
+)
 #: Kangxi radicals, CJK radical supplements and compatibility ideographs, which some PDF fonts
 #: map characters to (⼀ for 一, ⾏ for 行); NFKC folds them to the unified ideographs.
 _RADICAL_OR_COMPAT = re.compile(r"[\u2e80-\u2eff\u2f00-\u2fdf\uf900-\ufaff]")
@@ -26,7 +28,9 @@ _CJK_SPAN = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
 _ASCII_PUNCT_NEAR_CJK = re.compile(rf"(?<=[{_CJK_SPAN}])[,;:?!()]|[,;:?!()](?=[{_CJK_SPAN}])")
 _PARENTHESIZED_NUMBER = re.compile(r"\((\d{1,2}|[一二三四五六七八九十]{1,3})\)")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-_SPACE_BETWEEN_CJK = re.compile(r"(?<=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef])[ \t]+(?=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef])")
+_SPACE_BETWEEN_CJK = re.compile(
+    r"(?<=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef])[ \t]+(?=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef])"
+)
 
 
 @lru_cache(maxsize=4)
@@ -62,7 +66,9 @@ def collapse_cjk_spaces(text: str) -> str:
 
 def for_matching(text: str) -> str:
     """The form of a text that is embedded and compared."""
-    return simplified(chinese_punctuation(halfwidth_alnum(collapse_cjk_spaces(unified_ideographs(text))))).strip()
+    return simplified(
+        chinese_punctuation(halfwidth_alnum(collapse_cjk_spaces(unified_ideographs(text))))
+    ).strip()
 
 
 def cjk_share(text: str) -> float:

@@ -57,7 +57,11 @@ def skew_degrees(boxes: np.ndarray) -> float:
 
 
 def glyphs_from_boxes(
-    boxes: np.ndarray, texts: tuple[str, ...], scores: tuple[float, ...], scale: float, centre: tuple[float, float]
+    boxes: np.ndarray,
+    texts: tuple[str, ...],
+    scores: tuple[float, ...],
+    scale: float,
+    centre: tuple[float, float],
 ) -> list[Glyph]:
     """OCR text boxes (pixel quadrilaterals) as straightened glyph runs in PDF points."""
     angle = skew_degrees(boxes)
@@ -73,7 +77,9 @@ def glyphs_from_boxes(
         ys = [cy + (x - cx) * sin + (y - cy) * cos for x, y in box]
         top, bottom = min(ys) / scale, max(ys) / scale
         result.append(
-            Glyph(text=text, x0=min(xs) / scale, x1=max(xs) / scale, top=top, bottom=bottom, size=bottom - top)
+            Glyph(
+                text=text, x0=min(xs) / scale, x1=max(xs) / scale, top=top, bottom=bottom, size=bottom - top
+            )
         )
     return result
 

@@ -38,6 +38,7 @@ sentences of one numbered item usually serve its one topic.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -73,18 +74,30 @@ _PLAN_WORDS = re.compile(r"(计划|方案|意见|规划|纲要|措施|办法|通
 _NOTICE_TITLE = re.compile(r"关于.{0,60}(通知|意见|决定)$|^关于印发")
 _RED_HEADER = re.compile(r"^[\u4e00-\u9fff（）()]{2,40}文件$")
 _DOC_NUMBER_LINE = re.compile(r"^[\u4e00-\u9fff]{1,12}\s*[〔\[【（(]\s*\d{4}\s*[〕\]】）)]\s*\d{1,4}\s*号$")
-_DATE_LINE = re.compile(r"^(?:\d{4}|[〇零一二三四五六七八九○]{4})年[\d一二三四五六七八九十]{1,3}月[\d一二三四五六七八九十]{1,3}日$")
-_ISSUER_LINE = re.compile(r"^[\u4e00-\u9fff（）()]{2,40}(人民政府|办公厅|办公室|委员会|人民政府办公厅|管委会)$")
+_DATE_LINE = re.compile(
+    r"^(?:\d{4}|[〇零一二三四五六七八九○]{4})年[\d一二三四五六七八九十]{1,3}月[\d一二三四五六七八九十]{1,3}日$"
+)
+_ISSUER_LINE = re.compile(
+    r"^[\u4e00-\u9fff（）()]{2,40}(人民政府|办公厅|办公室|委员会|人民政府办公厅|管委会)$"
+)
 _PUBLICITY = re.compile(r"^[（(]此件.{0,12}[）)]$")
-_CC_BLOCK = re.compile(r"^(抄送|抄报|主送|分送|公开方式|公开属性|信息公开选项)[:：]|印发$|^[\u4e00-\u9fff（）()]{2,40}\s*\d{4}年\d{1,2}月\d{1,2}日\s*印发")
+_CC_BLOCK = re.compile(
+    r"^(抄送|抄报|主送|分送|公开方式|公开属性|信息公开选项)[:：]|印发$|^[\u4e00-\u9fff（）()]{2,40}\s*\d{4}年\d{1,2}月\d{1,2}日\s*印发"
+)
 _ADDRESSEES = re.compile(r"(人民政府|各部门|直属机构|各有关单位|各委办厅局|管委会)[^。]*[:：]$")
 _COVERING_NOTE = re.compile(r"印发给你们|现印发|请认真贯彻|请结合实际|认真组织实施|贯彻执行|遵照执行")
 _SUBTITLE = re.compile(r"^[（(]\d{4}\s*[—\-–－~至到]+\s*\d{4}年?[）)]$")
 _GOAL_TITLE = re.compile(r"目标$")
 _PRINCIPLE_TITLE = re.compile(r"(指导思想|基本原则|总体思路|基本思路|工作思路|总体要求|指导原则|主要原则)$")
-_TARGET_SENTENCE = re.compile(r"^(?:到|至|力争到|力争)?20\d\d年.*?(达到|超过|突破|不低于|不少于|建成|实现|提高|增长|形成)")
-_INLINE_ORDINAL = re.compile(rf"(?:^|(?<=[{_SENTENCE_END}，,]))(?:(?P<cn>[{''.join(INLINE_ORDINALS)}])是|第(?P<nth>[{''.join(INLINE_ORDINALS)}])[，,、])")
-_INLINE_CIRCLED = re.compile(rf"(?<=[{_SENTENCE_END}，,])(?P<c>[{CIRCLED_NUMBERS}])|^(?P<c0>[{CIRCLED_NUMBERS}])")
+_TARGET_SENTENCE = re.compile(
+    r"^(?:到|至|力争到|力争)?20\d\d年.*?(达到|超过|突破|不低于|不少于|建成|实现|提高|增长|形成)"
+)
+_INLINE_ORDINAL = re.compile(
+    rf"(?:^|(?<=[{_SENTENCE_END}，,]))(?:(?P<cn>[{''.join(INLINE_ORDINALS)}])是|第(?P<nth>[{''.join(INLINE_ORDINALS)}])[，,、])"
+)
+_INLINE_CIRCLED = re.compile(
+    rf"(?<=[{_SENTENCE_END}，,])(?P<c>[{CIRCLED_NUMBERS}])|^(?P<c0>[{CIRCLED_NUMBERS}])"
+)
 _INLINE_PAREN = re.compile(rf"(?<=[{_SENTENCE_END}，,])[（(](?P<d>\d{{1,2}})[）)]")
 #: An item is split only when it enumerates at least this many parts.
 MIN_PARTS = 2
@@ -311,7 +324,9 @@ def clauses(doc_id: str, pages: Sequence[Page]) -> tuple[Clause, ...]:
     stack: list[_Item] = []
     plan_title = ""
 
-    def emit(para: _Paragraph, path: str, heading: str, kind: ClauseKind, begin: int = 0, end: int | None = None) -> None:
+    def emit(
+        para: _Paragraph, path: str, heading: str, kind: ClauseKind, begin: int = 0, end: int | None = None
+    ) -> None:
         stop = len(para.text) if end is None else end
         text = para.text[begin:stop]
         stripped_left = len(text) - len(text.lstrip())
@@ -340,7 +355,9 @@ def clauses(doc_id: str, pages: Sequence[Page]) -> tuple[Clause, ...]:
         if index < plan_start or _is_boilerplate(para.simple):
             emit(para, "", "", ClauseKind.BOILERPLATE)
             continue
-        if index == title_index or (title_index is not None and index == title_index + 1 and _SUBTITLE.match(para.simple)):
+        if index == title_index or (
+            title_index is not None and index == title_index + 1 and _SUBTITLE.match(para.simple)
+        ):
             plan_title = plan_title + text if plan_title else text
             emit(para, "", "", ClauseKind.HEADING)
             continue
@@ -377,7 +394,7 @@ def clauses(doc_id: str, pages: Sequence[Page]) -> tuple[Clause, ...]:
             emit(para, path, chain, kind)
             continue
         bounds = [0, *cues, len(text)]
-        for part, (begin, end) in enumerate(zip(bounds, bounds[1:], strict=False), start=1):
+        for part, (begin, end) in enumerate(itertools.pairwise(bounds), start=1):
             emit(para, f"{path}{PART_MARK}{part}", chain, kind, begin, end)
     return tuple(result)
 

@@ -225,14 +225,31 @@ def targets(text: str) -> tuple[TargetMention, ...]:
             indicator += match.group("verb")
         add(match.start("indicator"), match.end(), indicator, match.group("value"), match.group("unit"))
     for match in _COUNT_FIRST.finditer(text):
-        add(match.start(), match.end(), _indicator(match.group("indicator")), match.group("value"), match.group("unit"))
+        add(
+            match.start(),
+            match.end(),
+            _indicator(match.group("indicator")),
+            match.group("value"),
+            match.group("unit"),
+        )
     for match in _BUILD.finditer(text):
         start = match.start()
-        add(start, match.end(), _indicator(match.group("indicator")), match.group("value"), match.group("unit"))
+        add(
+            start,
+            match.end(),
+            _indicator(match.group("indicator")),
+            match.group("value"),
+            match.group("unit"),
+        )
         position = match.end()
         while listed := _LISTED.match(text, position):
-            add(listed.start(), listed.end(), _indicator(listed.group("indicator")), listed.group("value"),
-                listed.group("unit"))
+            add(
+                listed.start(),
+                listed.end(),
+                _indicator(listed.group("indicator")),
+                listed.group("value"),
+                listed.group("unit"),
+            )
             position = listed.end()
     return tuple(target for _, target in sorted(found, key=lambda pair: pair[0]))
 
@@ -255,7 +272,9 @@ def clause_departments(clauses: Sequence[Clause]) -> tuple[Department, ...]:
         group = [clause]
         if PART_MARK in clause.path:
             base = clause.path.split(PART_MARK)[0]
-            while index + len(group) < len(clauses) and clauses[index + len(group)].path.startswith(base + PART_MARK):
+            while index + len(group) < len(clauses) and clauses[index + len(group)].path.startswith(
+                base + PART_MARK
+            ):
                 group.append(clauses[index + len(group)])
         index += len(group)
         if clause.kind in (ClauseKind.BOILERPLATE, ClauseKind.HEADING):
