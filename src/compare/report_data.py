@@ -1,0 +1,297 @@
+"""What the committee report shows, read from the published warehouse into plain values.
+
+``report_data(path)`` opens the warehouse read-only once and returns a ``ReportData``: the
+documents in a fixed order (provinces in the national administrative order, then cities),
+their coverage cells with the evidence clause behind each, what each document adds beyond
+the national plan, its targets and departments, the runs that produced the cells and the
+figures that say how far the matching can be trusted. Nothing here formats or renders.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from compare import warehouse
+from compare.errors import WarehouseError
+
+#: The 31 provincial-level divisions in the order of the national administrative code (GB/T 2260).
+PROVINCE_ORDER: tuple[str, ...] = (
+    "北京", "天津", "河北", "山西", "内蒙古", "辽宁", "吉林", "黑龙江", "上海", "江苏", "浙江",
+    "安徽", "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "广西", "海南", "重庆",
+    "四川", "贵州", "云南", "西藏", "陕西", "甘肃", "青海", "宁夏", "新疆",
+)  # fmt: skip
+#: Joins a city to its province in a document's short label, e.g. 四川·成都.
+LABEL_JOINER = "·"
+CITY_LEVEL = "city"
+OK_STATUS = "ok"
+#: Where the evaluation figures come from when ``compare evaluate`` has not written any.
+CALIBRATION_METRICS_KEY = "leave_one_document_out"
+#: Tables the report cannot do without.
+REQUIRED_TABLES = ("runs", "national_measures", "documents", "clauses", "coverage", "clause_decisions")
+
+MEASURES_SQL = """
+SELECT measure_id, part, section_no, measure_no, section_id, section_title_en, section_title_zh,
+       title_en, text_zh, ministries, lead_ministry
+FROM national_measures
+ORDER BY part, section_no, measure_no
+"""
+DOCUMENTS_SQL = """
+SELECT doc_id, file_name, province, city, level, title, issuer, doc_number, issue_date, script,
+       ocr_used, page_count, n_clauses, status, message, run_id
+FROM documents
+"""
+COVERAGE_SQL = """
+SELECT c.doc_id, c.measure_id, c.status, c.score, c.evidence_clause_id, c.run_id
+FROM coverage c JOIN documents d USING (doc_id)
+WHERE d.status = 'ok'
+"""
+#: Measure items that implement no national measure: what a document adds beyond the national plan.
+ADDITIONS_SQL = """
+SELECT k.clause_id, k.doc_id, k.seq, d.score, m.measure_id AS closest_measure_id, m.score AS closest_score
+FROM clause_decisions d
+JOIN clauses k USING (clause_id)
+LEFT JOIN matches m ON m.clause_id = k.clause_id AND m.rank = 1
+WHERE d.decision = 'none' AND k.kind = 'measure'
+ORDER BY k.doc_id, k.seq
+"""
+TARGETS_SQL = "SELECT clause_id, doc_id, indicator, value, unit, year, text FROM targets"
+DEPARTMENTS_SQL = "SELECT clause_id, doc_id, name, role FROM departments"
+CLAUSES_SQL = """
+SELECT clause_id, doc_id, seq, path, heading, kind, text, page
+FROM clauses
+WHERE clause_id IN (SELECT clause_id FROM _cited)
+ORDER BY doc_id, seq
+"""
+RUNS_SQL = "SELECT * FROM runs ORDER BY finished_at"
+EVALUATION_SQL = "SELECT * FROM evaluations ORDER BY evaluated_at DESC LIMIT 1"
+EVALUATION_MEASURES_SQL = (
+    "SELECT measure_id, support, precision, recall, f1 FROM evaluation_measures WHERE evaluation_id = ?"
+)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """How far the matching can be trusted: leave-one-document-out figures on labelled plans."""
+
+    source: str  # where the figures come from, in words
+    figures: dict[str, Any]  # items, located, top1, top3, none_*, cell_*, cells
+    documents: tuple[str, ...]  # labelled documents judged
+    protocol: str
+    per_measure: pd.DataFrame  # measure_id, support, precision, recall, f1 (empty when unknown)
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything the report shows, as DataFrames in display order."""
+
+    warehouse: Path
+    measures: pd.DataFrame  # national_measures in catalogue order
+    documents: pd.DataFrame  # ok documents in display order, with label, anchor and counts
+    failed: pd.DataFrame  # documents that could not be read, with their message
+    coverage: pd.DataFrame  # one row per document x measure
+    additions: pd.DataFrame  # measure clauses that implement no national measure
+    targets: pd.DataFrame
+    departments: pd.DataFrame
+    clauses: pd.DataFrame  # every clause the report quotes, indexed by clause_id
+    runs: pd.DataFrame  # the runs that decided the cells shown, oldest first
+    latest_run: dict[str, Any]
+    calibration: dict[str, Any]  # the latest run's thresholds JSON
+    evaluation: Evaluation | None
+
+    @property
+    def n_measures(self) -> int:
+        return len(self.measures)
+
+
+def doc_anchor(doc_id: str) -> str:
+    return f"doc-{doc_id}"
+
+
+def measure_anchor(measure_id: str) -> str:
+    return "m-" + measure_id.replace(".", "-")
+
+
+def clause_anchor(clause_id: str) -> str:
+    return "c-" + clause_id.replace(":", "-")
+
+
+def section_anchor(section_id: str) -> str:
+    return "s-" + section_id.replace(".", "-")
+
+
+def province_rank(province: str | None) -> int:
+    """Position of a province in the administrative order; unknown names sort last."""
+    name = (province or "").strip()
+    for rank, known in enumerate(PROVINCE_ORDER):
+        if name.startswith(known):
+            return rank
+    return len(PROVINCE_ORDER)
+
+
+def document_labels(documents: pd.DataFrame) -> list[str]:
+    """A short, unique label per document: the province, or province·city for a city plan."""
+    labels = []
+    for row in documents.itertuples(index=False):
+        province = (row.province or "").strip() if isinstance(row.province, str) else ""
+        city = (row.city or "").strip() if isinstance(row.city, str) else ""
+        if row.level == CITY_LEVEL and city:
+            label = f"{province}{LABEL_JOINER}{city}" if province else city
+        else:
+            label = province or Path(row.file_name).stem
+        labels.append(label)
+    seen: dict[str, int] = {}
+    unique = []
+    for label, year in zip(labels, _issue_years(documents), strict=True):
+        if labels.count(label) > 1:
+            base = f"{label} {year}" if year else label
+            seen[base] = seen.get(base, 0) + 1
+            unique.append(base if seen[base] == 1 else f"{base} ({seen[base]})")
+        else:
+            unique.append(label)
+    return unique
+
+
+def _issue_years(documents: pd.DataFrame) -> list[str]:
+    return [str(pd.Timestamp(d).year) if pd.notna(d) else "" for d in documents["issue_date"]]
+
+
+def _ordered_documents(documents: pd.DataFrame, coverage: pd.DataFrame, n_measures: int) -> pd.DataFrame:
+    docs = documents.copy()
+    docs["rank"] = [province_rank(p) for p in docs["province"]]
+    docs["is_city"] = docs["level"].eq(CITY_LEVEL)
+    docs = docs.sort_values(
+        ["is_city", "rank", "province", "city", "issue_date", "file_name"], na_position="last"
+    )
+    docs = docs.reset_index(drop=True)
+    docs["label"] = document_labels(docs)
+    docs["anchor"] = [doc_anchor(d) for d in docs["doc_id"]]
+    counts = coverage.pivot_table(
+        index="doc_id", columns="status", values="measure_id", aggfunc="count", fill_value=0
+    )
+    for status in ("covered", "partial", "absent"):
+        docs[status] = [
+            int(counts.at[d, status]) if d in counts.index and status in counts else 0 for d in docs["doc_id"]
+        ]
+    docs["covered_pct"] = 100.0 * docs["covered"] / n_measures if n_measures else 0.0
+    return docs.drop(columns=["rank"])
+
+
+def _cited_clause_ids(
+    coverage: pd.DataFrame, additions: pd.DataFrame, targets: pd.DataFrame, departments: pd.DataFrame
+) -> pd.DataFrame:
+    ids = pd.concat(
+        [
+            coverage["evidence_clause_id"].dropna(),
+            additions["clause_id"],
+            targets["clause_id"],
+            departments["clause_id"],
+        ]
+    )
+    return pd.DataFrame({"clause_id": ids.drop_duplicates().astype(str)})
+
+
+def _evaluation(
+    con: duckdb.DuckDBPyConnection, calibration: dict[str, Any], run_id: str
+) -> Evaluation | None:
+    latest = con.execute(EVALUATION_SQL).df()
+    if not latest.empty:
+        row = latest.iloc[0]
+        per_measure = con.execute(EVALUATION_MEASURES_SQL, [row["evaluation_id"]]).df()
+        figure_names = ("items", "located", "top1", "top3", "none_precision", "none_recall",
+                        "cell_precision", "cell_recall", "cell_f1", "cells")  # fmt: skip
+        return Evaluation(
+            source=f"compare evaluate, evaluation {row['evaluation_id']} ({row['evaluated_at']:%Y-%m-%d %H:%M} UTC)",
+            figures={name: row[name] for name in figure_names},
+            documents=tuple(d for d in str(row["documents"] or "").split(",") if d),
+            protocol=str(row["protocol"] or ""),
+            per_measure=per_measure,
+        )
+    metrics = calibration.get("metrics") or {}
+    figures = metrics.get(CALIBRATION_METRICS_KEY)
+    if not figures:
+        return None
+    return Evaluation(
+        source=f"the calibration's recorded figures ({calibration.get('source', 'calibration file')}), as used by run {run_id}",
+        figures=dict(figures),
+        documents=tuple(metrics.get("documents") or ()),
+        protocol="leave-one-document-out",
+        per_measure=pd.DataFrame(columns=["measure_id", "support", "precision", "recall", "f1"]),
+    )
+
+
+def _check_tables(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    missing = [t for t in REQUIRED_TABLES if t not in present]
+    if missing:
+        raise WarehouseError(
+            f"{path}: not a compare warehouse (missing tables: {', '.join(missing)}); run `compare run` first"
+        )
+
+
+def report_data(path: Path) -> ReportData:
+    """Read everything the committee report shows from the published warehouse at ``path``."""
+    with warehouse.read_only(path) as con:
+        _check_tables(con, path)
+        measures = con.execute(MEASURES_SQL).df()
+        if measures.empty:
+            raise WarehouseError(
+                f"{path}: the national_measures table is empty; run `compare run` to publish the catalogue"
+            )
+        runs = con.execute(RUNS_SQL).df()
+        if runs.empty:
+            raise WarehouseError(f"{path}: no run recorded in the runs table; run `compare run` first")
+        documents = con.execute(DOCUMENTS_SQL).df()
+        coverage = con.execute(COVERAGE_SQL).df()
+        ok = documents[documents["status"].eq(OK_STATUS)]
+        docs = _ordered_documents(ok, coverage, len(measures))
+        failed = documents[~documents["status"].eq(OK_STATUS)].sort_values("file_name").reset_index(drop=True)
+        ok_ids = set(docs["doc_id"])
+        additions = con.execute(ADDITIONS_SQL).df()
+        additions = additions[additions["doc_id"].isin(ok_ids)].reset_index(drop=True)
+        targets = con.execute(TARGETS_SQL).df()
+        targets = targets[targets["doc_id"].isin(ok_ids)].reset_index(drop=True)
+        departments = con.execute(DEPARTMENTS_SQL).df()
+        departments = departments[departments["doc_id"].isin(ok_ids)].reset_index(drop=True)
+        con.register("_cited", _cited_clause_ids(coverage, additions, targets, departments))
+        try:
+            clauses = con.execute(CLAUSES_SQL).df().set_index("clause_id", drop=False)
+        finally:
+            con.unregister("_cited")
+        latest_run = runs.iloc[-1].to_dict()
+        calibration = _json(latest_run.get("thresholds"))
+        cell_runs = set(coverage["run_id"].dropna())
+        shown_runs = runs[
+            runs["run_id"].isin(cell_runs) | runs["run_id"].eq(latest_run["run_id"])
+        ].reset_index(drop=True)
+        evaluation = _evaluation(con, calibration, str(latest_run["run_id"]))
+    return ReportData(
+        warehouse=path,
+        measures=measures,
+        documents=docs,
+        failed=failed,
+        coverage=coverage,
+        additions=additions,
+        targets=targets,
+        departments=departments,
+        clauses=clauses,
+        runs=shown_runs,
+        latest_run=latest_run,
+        calibration=calibration,
+        evaluation=evaluation,
+    )
+
+
+def _json(text: Any) -> dict[str, Any]:
+    if not isinstance(text, str) or not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
