@@ -10,6 +10,7 @@ scripts/render_corpus.py: @red @docno @title @center @right @pagebreak @cc, plus
                          "tracking" (wide letter spacing) or "off"
     @columns 2           the rest of the page in two columns
     @header TEXT         a running header at the top of every page
+    @footer TEXT         a running footer above the page number of every page
     @pagenumber FORMAT   page number format, {n} and {total} (default "— {n} —")
     @style NAME          "flush" (no first-line indent) or "letterspaced" (spaced titles)
 
@@ -98,6 +99,8 @@ SCAN_ROTATION_DEGREES = 1.0
 SCAN_NOISE_SIGMA = 14.0
 SCAN_SPECK_SHARE = 0.0006
 SCAN_JPEG_QUALITY = 55
+SKEWED_SCAN_DEGREES = -1.5
+SKEWED_SCAN_DPI = 100
 SEED = 20150701
 
 NO_LINE_START = set("，。、；：？！）》」』】〕〉”’…—·%％,.;:!?)]}")
@@ -105,7 +108,7 @@ NO_LINE_END = set("（《「『【〔〈“‘([{")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.%+\-_/]*|.", re.S)
 _HEADING = re.compile(r"^([一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)])")
 DIRECTIVE = re.compile(
-    r"^@(red|docno|title|center|right|pagebreak|cc|table|spaced|columns|header|pagenumber|style)\b[ \t]*(.*)$"
+    r"^@(red|docno|title|center|right|pagebreak|cc|table|spaced|columns|header|footer|pagenumber|style)\b[ \t]*(.*)$"
 )
 #: Directives whose text is printed (the rest only set up the page).
 PRINTED = ("red", "docno", "title", "center", "right", "cc", "table")
@@ -210,6 +213,7 @@ class Renderer:
     y: float = FIRST_BASELINE
     empty: bool = True
     header: str = ""
+    footer: str = ""
     page_format: str = "— {n} —"
     indent: bool = True
     letterspaced: bool = False
@@ -384,6 +388,8 @@ class Renderer:
             kind, text = block.kind, block.text
             if kind == "header":
                 self.header = text
+            elif kind == "footer":
+                self.footer = text
             elif kind == "pagenumber":
                 self.page_format = text
             elif kind == "style":
@@ -455,7 +461,9 @@ def text_fixture(name: str, quirks: Quirks | None = None) -> bytes:
 
 
 # ---- the scan ------------------------------------------------------------------------------
-def scan_of(pdf: bytes, max_pages: int | None = None) -> bytes:
+def scan_of(
+    pdf: bytes, max_pages: int | None = None, rotation: float = SCAN_ROTATION_DEGREES, dpi: int = SCAN_DPI
+) -> bytes:
     """A PDF printed and scanned at SCAN_DPI: each page an image, rotated a degree, noisy, no text layer."""
     document = pdfium.PdfDocument(pdf)
     rng = np.random.default_rng(SEED)
@@ -465,8 +473,8 @@ def scan_of(pdf: bytes, max_pages: int | None = None) -> bytes:
     for index, page in enumerate(document):
         if max_pages is not None and index >= max_pages:
             break
-        image = page.render(scale=SCAN_DPI / 72, grayscale=True).to_pil().convert("L")
-        image = image.rotate(SCAN_ROTATION_DEGREES, resample=Image.Resampling.BICUBIC, fillcolor=255)
+        image = page.render(scale=dpi / 72, grayscale=True).to_pil().convert("L")
+        image = image.rotate(rotation, resample=Image.Resampling.BICUBIC, fillcolor=255)
         image = image.filter(ImageFilter.GaussianBlur(0.6))
         pixels = np.asarray(image, dtype=np.float32)
         pixels += rng.normal(0.0, SCAN_NOISE_SIGMA, pixels.shape)
@@ -712,6 +720,18 @@ def _fixtures() -> list[Fixture]:
             "variant-letterspaced-notice",
             lambda: text_fixture("variant-letterspaced-notice"),
             "a notice page with letter-spaced red header and title",
+        ),
+        Fixture(
+            "variant-scan-skewed",
+            lambda: scan_of(
+                text_fixture("variant-scan-skewed"), rotation=SKEWED_SCAN_DEGREES, dpi=SKEWED_SCAN_DPI
+            ),
+            f"a scan at {SKEWED_SCAN_DPI} dpi, rotated {SKEWED_SCAN_DEGREES}°",
+        ),
+        Fixture(
+            "variant-footer-pagecount",
+            lambda: text_fixture("variant-footer-pagecount"),
+            "a running footer and 第N页 共M页 page numbers",
         ),
         Fixture(
             "variant-traditional-s2t",

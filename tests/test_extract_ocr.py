@@ -1,4 +1,4 @@
-"""A scanned plan (image only, rotated a degree, noisy): OCR page by page."""
+"""Scanned plans (image only, rotated a degree or so, noisy, 100-120 dpi): OCR page by page."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from compare.extract import pages
 from compare.metadata import metadata
 from compare.ocr import glyphs_from_boxes, skew_degrees
 from compare.records import Page
 from compare.segment import clauses, full_text
-from tests.test_extract import SOURCES, _fixture_script, character_error_rate
+from tests.test_extract import OCR_FIXTURES, SOURCES, _fixture_script, character_error_rate
 
 PDFS = Path(__file__).resolve().parent / "data" / "pdfs"
 GOLDEN = Path(__file__).resolve().parent / "data" / "golden"
@@ -22,9 +23,9 @@ GOLDEN = Path(__file__).resolve().parent / "data" / "golden"
 MAX_SCAN_CER = 0.05
 
 
-@lru_cache(maxsize=1)
-def scanned() -> tuple[Page, ...]:
-    return pages(PDFS / "scanned.pdf")
+@lru_cache(maxsize=None)
+def scanned(name: str = "scanned") -> tuple[Page, ...]:
+    return pages(PDFS / f"{name}.pdf")
 
 
 def test_scanned_pages_are_read_by_ocr():
@@ -33,14 +34,16 @@ def test_scanned_pages_are_read_by_ocr():
     assert meta.ocr_used and meta.page_count == 1 and meta.province == "辽宁"
 
 
-def test_character_error_rate_of_the_scan():
-    reference = _fixture_script().reference_text(SOURCES / "scanned.txt")
-    assert character_error_rate(full_text(scanned()), reference) <= MAX_SCAN_CER
+@pytest.mark.parametrize("name", OCR_FIXTURES)
+def test_character_error_rate_of_the_scans(name):
+    reference = _fixture_script().reference_text(SOURCES / f"{name}.txt")
+    assert character_error_rate(full_text(scanned(name)), reference) <= MAX_SCAN_CER
 
 
-def test_scan_segments_like_its_golden_list():
-    golden = json.loads((GOLDEN / "scanned.json").read_text(encoding="utf-8"))["clauses"]
-    found = clauses("scan", scanned())
+@pytest.mark.parametrize("name", OCR_FIXTURES)
+def test_scans_segment_like_their_golden_lists(name):
+    golden = json.loads((GOLDEN / f"{name}.json").read_text(encoding="utf-8"))["clauses"]
+    found = clauses("scan", scanned(name))
     assert [(c.path, str(c.kind)) for c in found] == [(g["path"], g["kind"]) for g in golden]
     text = "".join(c.text for c in found)
     assert character_error_rate(text, "".join(g["text"] for g in golden)) <= MAX_SCAN_CER

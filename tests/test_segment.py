@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from compare.records import ClauseKind, Page
 from compare.segment import clauses, full_text
-from tests.test_extract import extracted
+from tests.test_extract import OCR_FIXTURES, extracted
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "golden"
-TEXT_GOLDENS = sorted(p.stem for p in GOLDEN.glob("*.json") if p.stem != "scanned")
+TEXT_GOLDENS = sorted(p.stem for p in GOLDEN.glob("*.json") if p.stem not in OCR_FIXTURES)
 
 
 @pytest.mark.parametrize("name", TEXT_GOLDENS)

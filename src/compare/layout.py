@@ -54,6 +54,8 @@ FULL_LINE_SLACK_CHARS = 1.6
 PARAGRAPH_GAP_SIZES = 1.3
 #: Lines at least this many times the body size are titles; wrapped title lines join.
 TITLE_SIZE_RATIO = 1.2
+#: The lines of a wrapped title share their centre (or their left edge) to within this many font sizes.
+TITLE_ALIGN_SIZES = 1.0
 #: Two lines whose font sizes differ by more than this share are different kinds of text.
 SIZE_TOLERANCE_SHARE = 0.15
 #: How many lines at the top and at the bottom of a page count as its edges.
@@ -360,7 +362,8 @@ def _continues(above: Line, below: Line, above_edges: Margins, below_edges: Marg
     if same_column and (below.top - above.bottom > PARAGRAPH_GAP_SIZES * size or below.top < above.top):
         return False
     if same_column and above.size >= TITLE_SIZE_RATIO * below_edges.size:
-        return True  # a wrapped title
+        centred = abs((above.x0 + above.x1) - (below.x0 + below.x1)) / 2 <= TITLE_ALIGN_SIZES * size
+        return centred or abs(above.x0 - below.x0) <= TITLE_ALIGN_SIZES * size  # a wrapped title
     if (label := _LABEL.match(above.text)) and abs(
         below.x0 - (above.x0 + label.end() * above.size)
     ) < above.size:

@@ -28,6 +28,9 @@ MIN_BOX_SCORE = 0.6
 MIN_ANGLE_BOX_RATIO = 5.0
 #: Skew (degrees) below which boxes are left as they are.
 MIN_SKEW_DEGREES = 0.1
+#: Width, in ems, of an ASCII character in CJK text (digits, Latin letters, + and %).
+HALF_WIDTH_EM = 0.5
+ASCII_END = 0x80
 #: Threads ONNX Runtime may use.
 OCR_THREADS = 2
 
