@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ GOLDEN = Path(__file__).resolve().parent / "data" / "golden"
 MAX_SCAN_CER = 0.05
 
 
-@lru_cache(maxsize=None)
+@cache
 def scanned(name: str = "scanned") -> tuple[Page, ...]:
     return pages(PDFS / f"{name}.pdf")
 
