@@ -13,6 +13,9 @@ scripts/render_corpus.py: @red @docno @title @center @right @pagebreak @cc, plus
     @footer TEXT         a running footer above the page number of every page
     @pagenumber FORMAT   page number format, {n} and {total} (default "— {n} —")
     @style NAME          "flush" (no first-line indent) or "letterspaced" (spaced titles)
+    @notice TEXT         (scans only) a grey line of text stamped at the foot of every
+                         scanned page, as download sites do: a text layer of a few words
+                         over the image (pdfium renders it, so OCR reads it too)
 
 The quirks that are not in the sources (bold drawn twice, the scan, the GBK font without a
 ToUnicode map) and the bad inputs are set up in this script. Output is deterministic for
@@ -99,6 +102,7 @@ SCAN_ROTATION_DEGREES = 1.0
 SCAN_NOISE_SIGMA = 14.0
 SCAN_SPECK_SHARE = 0.0006
 SCAN_JPEG_QUALITY = 55
+NOTICE_SIZE, NOTICE_Y = 9.0, 24.0
 SKEWED_SCAN_DEGREES = -1.5
 SKEWED_SCAN_DPI = 100
 SEED = 20150701
@@ -108,10 +112,10 @@ NO_LINE_END = set("（《「『【〔〈“‘([{")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.%+\-_/]*|.", re.S)
 _HEADING = re.compile(r"^([一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)])")
 DIRECTIVE = re.compile(
-    r"^@(red|docno|title|center|right|pagebreak|cc|table|spaced|columns|header|footer|pagenumber|style)\b[ \t]*(.*)$"
+    r"^@(red|docno|title|center|right|pagebreak|cc|table|spaced|columns|header|footer|pagenumber|style|notice)\b[ \t]*(.*)$"
 )
 #: Directives whose text is printed (the rest only set up the page).
-PRINTED = ("red", "docno", "title", "center", "right", "cc", "table")
+PRINTED = ("red", "docno", "title", "center", "right", "cc", "table", "notice")
 
 
 class FixtureError(RuntimeError):
@@ -392,6 +396,8 @@ class Renderer:
                 self.footer = text
             elif kind == "pagenumber":
                 self.page_format = text
+            elif kind == "notice":
+                pass  # stamped on the scan, see scan_of
             elif kind == "style":
                 self.indent = text != "flush"
                 self.letterspaced = text == "letterspaced"
@@ -462,9 +468,17 @@ def text_fixture(name: str, quirks: Quirks | None = None) -> bytes:
 
 # ---- the scan ------------------------------------------------------------------------------
 def scan_of(
-    pdf: bytes, max_pages: int | None = None, rotation: float = SCAN_ROTATION_DEGREES, dpi: int = SCAN_DPI
+    pdf: bytes,
+    max_pages: int | None = None,
+    rotation: float = SCAN_ROTATION_DEGREES,
+    dpi: int = SCAN_DPI,
+    notice: str = "",
 ) -> bytes:
-    """A PDF printed and scanned at SCAN_DPI: each page an image, rotated a degree, noisy, no text layer."""
+    """A PDF printed and scanned at SCAN_DPI: each page an image, rotated a degree, noisy.
+
+    No text layer, unless ``notice`` is given: then that line is stamped at the foot of
+    every page as text.
+    """
     document = pdfium.PdfDocument(pdf)
     rng = np.random.default_rng(SEED)
     buffer = io.BytesIO()
@@ -485,10 +499,20 @@ def scan_of(
         image.save(jpeg, format="JPEG", quality=SCAN_JPEG_QUALITY)
         jpeg.seek(0)
         canvas.drawImage(ImageReader(jpeg), 0, 0, width=PAGE_W, height=PAGE_H)
+        if notice:
+            canvas.setFont(FONT_NAME, NOTICE_SIZE)
+            canvas.setFillColor(SHADOW)
+            canvas.drawCentredString(PAGE_W / 2, NOTICE_Y, notice)
         canvas.showPage()
     canvas.save()
     document.close()
     return buffer.getvalue()
+
+
+def notice_of(name: str) -> str:
+    """The @notice line of a fixture's source."""
+    blocks = parse_source((SOURCES / f"{name}.txt").read_text(encoding="utf-8"))
+    return next((b.text for b in blocks if b.kind == "notice"), "")
 
 
 def scanned(name: str) -> bytes:
@@ -727,6 +751,13 @@ def _fixtures() -> list[Fixture]:
                 text_fixture("variant-scan-skewed"), rotation=SKEWED_SCAN_DEGREES, dpi=SKEWED_SCAN_DPI
             ),
             f"a scan at {SKEWED_SCAN_DPI} dpi, rotated {SKEWED_SCAN_DEGREES}°",
+        ),
+        Fixture(
+            "variant-scan-with-notice",
+            lambda: scan_of(
+                text_fixture("variant-scan-with-notice"), notice=notice_of("variant-scan-with-notice")
+            ),
+            "a scan with a download notice stamped on it as text",
         ),
         Fixture(
             "variant-footer-pagecount",

@@ -8,9 +8,10 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+import pdfplumber
 import pytest
 
-from compare.extract import pages
+from compare.extract import MIN_TEXT_CHARS, pages
 from compare.metadata import metadata
 from compare.ocr import glyphs_from_boxes, skew_degrees
 from compare.records import Page
@@ -30,6 +31,9 @@ def scanned(name: str = "scanned") -> tuple[Page, ...]:
 
 def test_scanned_pages_are_read_by_ocr():
     assert [page.method for page in scanned()] == ["ocr"]
+    with pdfplumber.open(PDFS / "variant-scan-with-notice.pdf") as pdf:
+        assert len(pdf.pages[0].extract_text()) > MIN_TEXT_CHARS  # a text layer: the stamped notice
+    assert [page.method for page in scanned("variant-scan-with-notice")] == ["ocr"]
     meta = metadata(full_text(scanned()), scanned())
     assert meta.ocr_used and meta.page_count == 1 and meta.province == "辽宁"
 

@@ -12,10 +12,15 @@ Each page is read the first way that gives clean text:
    (``(cid:n)`` escapes, U+FFFD, private-use characters, C0 controls) — fonts without a
    ToUnicode map, which pdfium decodes through their CMaps;
 3. ``ocr``: when the page has no text layer but has an image (a scan), or both text
-   layers are junk: the page is rendered and read with RapidOCR (see ``compare.ocr``).
+   layers are junk, or a page-sized image carries only a few words of text (a stamp or a
+   download notice on a scan) and OCR reads more: the page is rendered and read with
+   RapidOCR (see ``compare.ocr``).
 
 The glyphs of every page then go through ``compare.layout``: lines, columns, page numbers
-and running headers removed, paragraphs joined. ``Page.method`` records which reader gave
+and running headers removed, paragraphs joined. ``Page.text`` holds one paragraph per
+line; a paragraph whose first line is indented (or centred, or set right) starts with
+two ideographic spaces, so segmentation can tell whether a page's first line continues
+the page before. ``Page.method`` records which reader gave
 the text. Kangxi radicals and compatibility ideographs, which some PDF fonts map
 characters to, are folded to the unified ideographs they stand for.
 """
@@ -51,6 +56,10 @@ HEADER_WINDOW = 1024
 MAX_JUNK_SHARE = 0.02
 #: A page with fewer printable characters than this has no usable text layer.
 MIN_TEXT_CHARS = 20
+#: A page mostly covered by one image (this share) with less text than ``SCAN_WITH_LAYER_CHARS``
+#: is a scan with a stamp or a notice on it: OCR reads it, and wins if it reads more.
+SCAN_IMAGE_SHARE = 0.5
+SCAN_WITH_LAYER_CHARS = 200
 #: Documents with more pages than this are refused as ``too_large``: a provincial plan has
 #: tens of pages; hundreds mean a compendium or a gazette volume, which would need splitting.
 MAX_PAGES = 300
@@ -249,6 +258,12 @@ def _has_image(page: pdfium.PdfPage) -> bool:
     return any(obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE for obj in page.get_objects(max_depth=2))
 
 
+def _image_share(page: pdfplumber.page.Page) -> float:
+    """Share of the page covered by its largest image."""
+    areas = [(i["x1"] - i["x0"]) * (i["bottom"] - i["top"]) for i in page.images]
+    return max(areas, default=0.0) / (float(page.width) * float(page.height))
+
+
 def _printable(glyphs: list[Glyph]) -> int:
     return sum(len(g.text.strip()) for g in glyphs)
 
@@ -273,11 +288,14 @@ def _read_page(
             glyphs, method = [], METHOD_OCR
     else:
         glyphs, table_rows = _tables(plumber_page, glyphs)
-    needs_ocr = method == METHOD_OCR or (
-        _printable(glyphs) + sum(len(r.text) for r in table_rows) < MIN_TEXT_CHARS and _has_image(pdfium_page)
-    )
-    if needs_ocr:
+    layer_chars = _printable(glyphs) + sum(len(r.text) for r in table_rows)
+    if method == METHOD_OCR or (layer_chars < MIN_TEXT_CHARS and _has_image(pdfium_page)):
         glyphs, method, table_rows = (_ocr_glyphs(pdfium_page) if use_ocr else []), METHOD_OCR, []
+    elif use_ocr and layer_chars < SCAN_WITH_LAYER_CHARS and _image_share(plumber_page) >= SCAN_IMAGE_SHARE:
+        # a scan with a few words of text on it (a stamp, a download notice): OCR, if it reads more
+        scanned = _ocr_glyphs(pdfium_page)
+        if _printable(scanned) > layer_chars:
+            glyphs, method, table_rows = scanned, METHOD_OCR, []
     size = statistics.median(g.size for g in glyphs) if glyphs else 0.0
     lines = layout.reading_order(glyphs, size) if glyphs else []
     if table_rows:

@@ -84,6 +84,7 @@ _PUBLICITY = re.compile(r"^[（(]此件.{0,12}[）)]$")
 _CC_BLOCK = re.compile(
     r"^(抄送|抄报|主送|分送|公开方式|公开属性|信息公开选项)[:：]|印发$|^[\u4e00-\u9fff（）()]{2,40}\s*\d{4}年\d{1,2}月\d{1,2}日\s*印发"
 )
+_DOWNLOAD_NOTICE = re.compile(r"(下载|转载|整理).{0,20}(仅供|以正式|为准)")
 _ADDRESSEES = re.compile(r"(人民政府|各部门|直属机构|各有关单位|各委办厅局|管委会)[^。]*[:：]$")
 _COVERING_NOTE = re.compile(r"印发给你们|现印发|请认真贯彻|请结合实际|认真组织实施|贯彻执行|遵照执行")
 _SUBTITLE = re.compile(r"^[（(]\d{4}\s*[—\-–－~至到]+\s*\d{4}年?[）)]$")
@@ -205,6 +206,7 @@ def _is_boilerplate(text: str) -> bool:
         or _ISSUER_LINE.match(text)
         or _PUBLICITY.match(text)
         or _CC_BLOCK.search(text)
+        or _DOWNLOAD_NOTICE.search(text)
     )
 
 
