@@ -71,7 +71,7 @@ CREATE TABLE IF NOT EXISTS clauses (
     clause_id VARCHAR PRIMARY KEY,           -- doc_id:sequence
     doc_id VARCHAR,                          -- document
     seq INTEGER,                             -- order of the clause in its document
-    path VARCHAR,                            -- numbering path, e.g. 二.三.2
+    path VARCHAR,                            -- numbering path as printed, e.g. 二.（三）.2; +n: unnumbered paragraph after an item; #n: part n of a split item
     heading VARCHAR,                         -- chain of headings above the clause
     kind VARCHAR,                            -- measure, heading, goal, principle or boilerplate
     text VARCHAR,                            -- the clause as printed (original script): the evidence
