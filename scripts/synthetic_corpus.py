@@ -71,7 +71,9 @@ def export_tables(source: Path, out: Path) -> list[Path]:
         for table in TABLES:
             path = out / f"{table}.parquet"
             columns = "* EXCLUDE (channel_scores)" if table == "matches" else "*"
-            con.execute(f"COPY (SELECT {columns} FROM {table}) TO '{path}' (FORMAT parquet, COMPRESSION zstd)")
+            con.execute(
+                f"COPY (SELECT {columns} FROM {table}) TO '{path}' (FORMAT parquet, COMPRESSION zstd)"
+            )
             written.append(path)
     return written
 
@@ -83,7 +85,10 @@ def load_tables(source: Path) -> dict[str, pd.DataFrame]:
         if missing:
             raise FileNotFoundError(f"{source}: missing {', '.join(t + '.parquet' for t in missing)}")
         with duckdb.connect() as con:
-            return {t: con.execute(f"SELECT * FROM read_parquet('{source / (t + '.parquet')}')").df() for t in TABLES}
+            return {
+                t: con.execute(f"SELECT * FROM read_parquet('{source / (t + '.parquet')}')").df()
+                for t in TABLES
+            }
     with warehouse.read_only(source) as con:
         return {
             t: con.execute(f"SELECT {'* EXCLUDE (channel_scores)' if t == 'matches' else '*'} FROM {t}").df()
@@ -122,7 +127,9 @@ def _perturbed_coverage(
 ) -> pd.DataFrame:
     cells = cells.copy()
     section_of = dict(zip(measures["measure_id"], measures["section_id"], strict=True))
-    skipped = {s for s in measures["section_id"].unique() if s.startswith("II.") and rng.random() < P_SKIP_SECTION}
+    skipped = {
+        s for s in measures["section_id"].unique() if s.startswith("II.") and rng.random() < P_SKIP_SECTION
+    }
     for i in cells.index:
         if cells.at[i, "status"] != "covered":
             continue
@@ -134,7 +141,9 @@ def _perturbed_coverage(
             cells.at[i, "status"] = "partial"
             cells.at[i, "score"] = partial_at + (covered_at - partial_at) * rng.random()
         else:
-            cells.at[i, "score"] = max(covered_at, cells.at[i, "score"] + rng.uniform(-SCORE_JITTER, SCORE_JITTER))
+            cells.at[i, "score"] = max(
+                covered_at, cells.at[i, "score"] + rng.uniform(-SCORE_JITTER, SCORE_JITTER)
+            )
     return cells
 
 
@@ -195,12 +204,17 @@ def _copy_document(
     )
     if rng is not None:
         covered_at, partial_at = _thresholds(tables["runs"])
-        out["coverage"] = _perturbed_coverage(out["coverage"], tables["national_measures"], rng, covered_at, partial_at)
+        out["coverage"] = _perturbed_coverage(
+            out["coverage"], tables["national_measures"], rng, covered_at, partial_at
+        )
     return out
 
 
 def synthetic_tables(
-    tables: dict[str, pd.DataFrame], provinces: int = DEFAULT_PROVINCES, cities: int = DEFAULT_CITIES, seed: int = 0
+    tables: dict[str, pd.DataFrame],
+    provinces: int = DEFAULT_PROVINCES,
+    cities: int = DEFAULT_CITIES,
+    seed: int = 0,
 ) -> dict[str, pd.DataFrame]:
     """One document per province (the first ``provinces`` in administrative order) and per city.
 
@@ -224,9 +238,13 @@ def synthetic_tables(
         year = pd.Timestamp(template["issue_date"]).year if pd.notna(template["issue_date"]) else 2016
         number = template["doc_number"] if own is not None else f"{prefix}〔{year}〕{10 + index}号"
         parts.append(
-            _copy_document(tables, template, (province, city), number, index, None if own is not None else rng, seed)
+            _copy_document(
+                tables, template, (province, city), number, index, None if own is not None else rng, seed
+            )
         )
-    result = {t: tables[t].copy() for t in ("runs", "national_measures", "evaluations", "evaluation_measures")}
+    result = {
+        t: tables[t].copy() for t in ("runs", "national_measures", "evaluations", "evaluation_measures")
+    }
     result["runs"]["n_documents"] = len(places)
     for table in ("documents", "matches", *PER_DOCUMENT):
         result[table] = pd.concat([p[table] for p in parts], ignore_index=True)
@@ -240,9 +258,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     export.add_argument("--source", type=Path, required=True, help="warehouse file (.duckdb)")
     export.add_argument("--out", type=Path, required=True, help="folder for <table>.parquet")
     build = sub.add_parser("build", help="write a synthetic warehouse of provinces and cities")
-    build.add_argument("--source", type=Path, required=True, help="warehouse file or folder of <table>.parquet")
+    build.add_argument(
+        "--source", type=Path, required=True, help="warehouse file or folder of <table>.parquet"
+    )
     build.add_argument("--out", type=Path, required=True, help="warehouse file to write (.duckdb)")
-    build.add_argument("--provinces", type=int, default=DEFAULT_PROVINCES, help="provinces, in administrative order")
+    build.add_argument(
+        "--provinces", type=int, default=DEFAULT_PROVINCES, help="provinces, in administrative order"
+    )
     build.add_argument("--cities", type=int, default=DEFAULT_CITIES, help=f"cities (at most {len(CITIES)})")
     build.add_argument("--seed", type=int, default=0, help="seed of the perturbations")
     args = parser.parse_args(argv)

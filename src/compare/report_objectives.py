@@ -18,6 +18,10 @@ NATIONAL_OBJECTIVES_SOURCE = "国发〔2015〕40号, part I (3) Development obje
 VISION_YEAR = 2025
 
 
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
 @dataclass(frozen=True)
 class NationalObjective:
     """One qualitative objective of the national plan."""
@@ -63,8 +67,8 @@ NATIONAL_OBJECTIVES: tuple[NationalObjective, ...] = (
             " Internet finance are to develop rapidly, and its stimulating role to economic quality "
             "improvement and efficiency enhancement is to become even more prominent."
         ),
-        keywords=tuple(
-            "电子商务 网络零售 电商 交易额 制造 工业 企业 农业 农产品 能源 金融 物流 软件 信息服务 产业 营业收入 主营业务 两化融合 增加值 规模 产值".split()
+        keywords=_words(
+            "电子商务 网络零售 电商 交易额 制造 工厂 工业 企业 农业 农产品 能源 金融 物流 软件 信息服务 产业 营业收入 主营业务 两化融合 增加值 规模 产值"
         ),
     ),
     NationalObjective(
@@ -79,8 +83,8 @@ NATIONAL_OBJECTIVES: tuple[NationalObjective, ...] = (
             "become closer. Social service resource allocation is to be optimized incessantly, so that the "
             "masses receive fairer, more efficient, better quality and more convenient services."
         ),
-        keywords=tuple(
-            "医疗 医院 健康 养老 教育 学校 交通 政务 网上办理 审批 公共服务 社保 社会保障 就业 旅游 景区 扶贫 民生 一卡通".split()
+        keywords=_words(
+            "医疗 医院 健康 养老 教育 学校 交通 政务 网上办理 审批 公共服务 社保 社会保障 就业 旅游 景区 扶贫 民生 一卡通"
         ),
     ),
     NationalObjective(
@@ -97,8 +101,8 @@ NATIONAL_OBJECTIVES: tuple[NationalObjective, ...] = (
             "become more complete. Man-made artificial intelligence technologies and capabilities for their "
             "industrialization are to strengthen clearly."
         ),
-        keywords=tuple(
-            "宽带 光纤 光网 4G 5G 移动网络 网络覆盖 互联网普及 普及率 接入 带宽 物联网 云计算 数据中心 无线 WiFi WLAN 网络安全 基站".split()
+        keywords=_words(
+            "宽带 光纤 光网 4G 5G 移动网络 网络覆盖 互联网普及 普及率 接入 带宽 物联网 云计算 数据中心 无线 WiFi WLAN 网络安全 基站"
         ),
     ),
     NationalObjective(
@@ -113,7 +117,7 @@ NATIONAL_OBJECTIVES: tuple[NationalObjective, ...] = (
             "eliminated, public data resource openness is to be substantively enhanced, corresponding "
             "standards, norms, credit systems, laws and regulations are to be progressively perfected."
         ),
-        keywords=tuple("数据开放 开放数据 标准 信用 法规 知识产权 人才 培训".split()),
+        keywords=_words("数据开放 开放数据 标准 信用 法规 知识产权 人才 培训"),
     ),
     NationalObjective(
         key="vision-2025",

@@ -1,0 +1,274 @@
+"""The coverage report for the expert committee: one self-contained HTML file and its PDF.
+
+``write_report(warehouse, out)`` reads the published warehouse, renders the Jinja2 templates
+in ``compare/templates`` into ``out/report.html`` (inline CSS, no script, no external file)
+and prints it to ``out/report.pdf`` with headless Chromium (``compare.report_pdf``).
+``committee_summary_markdown(warehouse)`` is the short version that goes out after each run.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from compare import __version__
+from compare.report_data import ReportData, report_data
+from compare.report_objectives import NATIONAL_OBJECTIVES, NATIONAL_OBJECTIVES_SOURCE
+from compare.report_pdf import pdf_from_html
+from compare.report_views import (
+    LIGHT_TEXT_FROM,
+    STATUS_LABELS,
+    document_views,
+    evidence_views,
+    heatmap_rows,
+    measure_views,
+    records,
+    section_means,
+    sections,
+    share_colour,
+    status_view,
+)
+
+TEMPLATE_PACKAGE = "compare"
+TEMPLATE_FOLDER = "templates"
+REPORT_TEMPLATE = "report.html.j2"
+HTML_NAME = "report.html"
+PDF_NAME = "report.pdf"
+#: Measures named in the summary as the least implemented across documents.
+LEAST_IMPLEMENTED = 8
+#: Documents named in the summary as adding the most beyond the national plan.
+MOST_ADDITIONS = 5
+#: Evaluation figures: key -> (Chinese, English), in the order shown.
+EVALUATION_FIGURES: dict[str, tuple[str, str]] = {
+    "cell_precision": ("单元格精确率", "cell precision (covered cells that are covered in the labels)"),
+    "cell_recall": ("单元格召回率", "cell recall (labelled covered cells found)"),
+    "cell_f1": ("单元格F1", "cell F1"),
+    "top1": ("条目首选准确率", "clause top-1 accuracy"),
+    "top3": ("条目前三准确率", "clause top-3 accuracy"),
+    "none_precision": ("“无对应”精确率", "none precision (items predicted to implement no measure)"),
+    "none_recall": ("“无对应”召回率", "none recall"),
+    "items": ("标注条目", "labelled items"),
+    "located": ("定位条目", "items found among the clauses"),
+    "cells": ("判定单元格", "document × measure cells judged"),
+}
+#: Thresholds in the order the method section explains them.
+THRESHOLD_ORDER = ("covered", "partial", "clause")
+#: Shares shown in the legend of the section heatmap.
+LEGEND_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: A measure whose dev-set F1 is below this is flagged in the method section.
+WEAK_MEASURE_F1 = 0.8
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """What ``write_report`` wrote."""
+
+    html: Path
+    pdf: Path | None
+    documents: int
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader(TEMPLATE_PACKAGE, TEMPLATE_FOLDER),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["score"] = lambda v: "" if v is None or pd.isna(v) else f"{v:.1f}"
+    env.filters["pct"] = lambda v: "" if v is None or pd.isna(v) else f"{v:.0f}%"
+    env.filters["figure"] = lambda v: (
+        "" if v is None or pd.isna(v) else (f"{v:.3f}" if isinstance(v, float) else str(v))
+    )
+    env.filters["day"] = lambda v: "" if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
+    env.filters["minute"] = lambda v: (
+        "" if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d %H:%M")
+    )
+    return env
+
+
+def _timings(text: Any) -> str:
+    try:
+        timings = json.loads(text) if isinstance(text, str) else {}
+    except json.JSONDecodeError:
+        return str(text)
+    return ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+
+
+def glance(data: ReportData, rows: list[dict[str, Any]], measures: list[dict[str, Any]]) -> dict[str, Any]:
+    """The figures the summary at the top of the report states, each with where to look."""
+    docs = data.documents
+    n_docs = len(docs)
+    least = sorted(measures, key=lambda m: (len(m["implemented"]), m["n_covered"]))[:LEAST_IMPLEMENTED]
+    everywhere = [m for m in measures if n_docs and m["n_covered"] == n_docs]
+    additions = data.additions.groupby("doc_id").size()
+    top_additions = [
+        {"label": r["label"], "anchor": r["anchor"], "n": int(additions.get(r["doc_id"], 0))}
+        for r in sorted(rows, key=lambda r: -int(additions.get(r["doc_id"], 0)))[:MOST_ADDITIONS]
+        if additions.get(r["doc_id"], 0)
+    ]
+    lowest = min(rows, key=lambda r: r["covered_pct"]) if rows else None
+    highest = max(rows, key=lambda r: r["covered_pct"]) if rows else None
+    return {
+        "n_documents": n_docs,
+        "n_provinces": int((docs["level"] != "city").sum()) if n_docs else 0,
+        "n_cities": int((docs["level"] == "city").sum()) if n_docs else 0,
+        "n_failed": len(data.failed),
+        "median_pct": statistics.median(docs["covered_pct"]) if n_docs else None,
+        "lowest": lowest,
+        "highest": highest,
+        "least": least,
+        "n_everywhere": len(everywhere),
+        "n_additions": len(data.additions),
+        "top_additions": top_additions,
+        "n_partial": int((data.coverage["status"] == "partial").sum()),
+        "n_targets": len(data.targets),
+    }
+
+
+def method(data: ReportData) -> dict[str, Any]:
+    """Models, thresholds, weights, evaluation figures and provenance of the runs shown."""
+    calibration = data.calibration
+    weights = sorted((calibration.get("weights") or {}).items(), key=lambda kv: -abs(kv[1]))
+    evaluation = data.evaluation
+    figures = []
+    weak = []
+    if evaluation is not None:
+        figures = [
+            {"key": k, "zh": zh, "en": en, "value": evaluation.figures.get(k)}
+            for k, (zh, en) in EVALUATION_FIGURES.items()
+            if evaluation.figures.get(k) is not None
+        ]
+        pm = evaluation.per_measure
+        if not pm.empty:
+            weak = records(pm[(pm["support"] > 0) & (pm["f1"] < WEAK_MEASURE_F1)].sort_values("f1"))
+    runs = [{**r, "timings_text": _timings(r.get("timings"))} for r in records(data.runs)]
+    settings = (
+        json.loads(data.latest_run["settings"]) if isinstance(data.latest_run.get("settings"), str) else {}
+    )
+    return {
+        "run": data.latest_run,
+        "runs": runs,
+        "settings": settings,
+        "thresholds": sorted(
+            (calibration.get("thresholds") or {}).items(),
+            key=lambda kv: THRESHOLD_ORDER.index(kv[0]) if kv[0] in THRESHOLD_ORDER else len(THRESHOLD_ORDER),
+        ),
+        "weights": weights,
+        "calibration_source": calibration.get("source", ""),
+        "evaluation": evaluation,
+        "figures": figures,
+        "weak_measures": weak,
+        "weak_f1": WEAK_MEASURE_F1,
+    }
+
+
+def report_context(data: ReportData) -> dict[str, Any]:
+    """Everything the report template needs."""
+    rows = heatmap_rows(data)
+    measures = measure_views(data, rows)
+    return {
+        "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "version": __version__,
+        "warehouse": str(data.warehouse),
+        "n_measures": data.n_measures,
+        "sections": sections(data),
+        "rows": rows,
+        "section_means": section_means(rows),
+        "documents": document_views(data, rows),
+        "measures": measures,
+        "evidence": evidence_views(data, rows),
+        "glance": glance(data, rows, measures),
+        "method": method(data),
+        "failed": records(data.failed),
+        "statuses": [status_view(s) for s in STATUS_LABELS],
+        "share_scale": [
+            {
+                "pct": round(100 * v),
+                "bg": share_colour(v),
+                "fg": "#ffffff" if v >= LIGHT_TEXT_FROM else "#1a1a1a",
+            }
+            for v in LEGEND_SHARES
+        ],
+        "objectives": NATIONAL_OBJECTIVES,
+        "objectives_source": NATIONAL_OBJECTIVES_SOURCE,
+    }
+
+
+def report_html(data: ReportData) -> str:
+    """The whole report as one self-contained HTML page."""
+    return _environment().get_template(REPORT_TEMPLATE).render(**report_context(data))
+
+
+def write_report(warehouse_path: Path, out: Path, *, pdf: bool = True) -> ReportFiles:
+    """Write ``out/report.html`` and, unless ``pdf`` is False, ``out/report.pdf``."""
+    data = report_data(warehouse_path)
+    out.mkdir(parents=True, exist_ok=True)
+    html_path = out / HTML_NAME
+    html_path.write_text(report_html(data), encoding="utf-8")
+    pdf_path = pdf_from_html(html_path, out / PDF_NAME) if pdf else None
+    return ReportFiles(html=html_path, pdf=pdf_path, documents=len(data.documents))
+
+
+def committee_summary_markdown(warehouse_path: Path | str) -> str:
+    """A short markdown summary for the committee: coverage per document, common gaps, trust."""
+    data = report_data(Path(warehouse_path))
+    rows = heatmap_rows(data)
+    measures = measure_views(data, rows)
+    g = glance(data, rows, measures)
+    run = data.latest_run
+    additions = data.additions.groupby("doc_id").size()
+    table = pd.DataFrame(
+        [
+            {
+                "document": r["label"],
+                "number": r["doc_number"],
+                "覆盖 covered": r["covered"],
+                "部分 partial": r["partial"],
+                "缺失 absent": r["absent"],
+                "covered %": round(r["covered_pct"], 1),
+                "新增 additions": int(additions.get(r["doc_id"], 0)),
+            }
+            for r in rows
+        ]
+    )
+    lines = [
+        f"# Coverage of 国发〔2015〕40号 — run {run['run_id']}",
+        "",
+        f"{g['n_documents']} documents ({g['n_provinces']} provincial, {g['n_cities']} city)"
+        + (f", {g['n_failed']} could not be read" if g["n_failed"] else "")
+        + (
+            f"; median coverage {g['median_pct']:.1f}% of the {data.n_measures} national measures."
+            if rows
+            else "."
+        ),
+        "",
+        table.to_markdown(index=False) if not table.empty else "(no documents)",
+    ]
+    if measures and rows:
+        lines += ["", "**Least implemented measures 最少落实的措施**", ""]
+        lines += [
+            f"- {m['measure_id']} {m['section_title_zh']} — {m['title_en']} "
+            f"({len(m['implemented'])}/{len(rows)} documents)"
+            for m in g["least"]
+        ]
+    if data.evaluation is not None:
+        f = data.evaluation.figures
+        lines += [
+            "",
+            f"**Trust 可信度**: cell precision {f.get('cell_precision', float('nan')):.3f}, "
+            f"recall {f.get('cell_recall', float('nan')):.3f}, F1 {f.get('cell_f1', float('nan')):.3f} "
+            f"({data.evaluation.protocol} on {len(data.evaluation.documents)} labelled documents — a small dev set; "
+            "figures on other documents will be lower). "
+            f"{g['n_partial']} partial cells are questions for a reviewer.",
+        ]
+    lines += ["", f"Full report with evidence: `compare report --warehouse {warehouse_path}`"]
+    return "\n".join(lines) + "\n"
