@@ -15,6 +15,7 @@ from compare import pipeline, summary as run_summary, warehouse
 from compare.catalogue import Catalogue
 from compare.pipeline import Plan, RunSummary, Scored, Scorer
 from compare.records import ParsedDocument
+from compare.report import committee_summary_markdown
 from compare.settings import DEFAULT_MODELS, DEFAULT_TOP_K, Settings
 
 
@@ -81,4 +82,9 @@ def compare_run(
     timings["score"] = time.perf_counter() - tick
     summary = publish(settings, national, run_plan, docs, scored, timings, started)
     create_markdown_artifact(key="compare-run-summary", markdown=run_summary.run_markdown(summary), description="compare run")
+    create_markdown_artifact(
+        key="compare-committee-summary",
+        markdown=committee_summary_markdown(summary.warehouse),
+        description="coverage for the expert committee",
+    )
     return summary

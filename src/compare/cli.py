@@ -165,6 +165,9 @@ def evaluate(
         console.print(f"calibration written: {path}")
 
 
+from compare.cli_report import report as _report; app.command("report")(_report)  # noqa: E402, E702, I001
+
+
 @catalogue_app.command("build")
 def catalogue_build(
     seed: Annotated[Path, typer.Option(help="English translation of 国发〔2015〕40号.")] = SEED_DEFAULT,

@@ -1,0 +1,48 @@
+"""``compare report``: the committee's coverage report as HTML and PDF.
+
+Registered on the main ``compare`` app in ``compare.cli``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from compare.errors import CompareError
+from compare.settings import DEFAULT_WAREHOUSE, PROJECT_ROOT, Settings
+
+#: Where reports go by default: ``reports/`` in the project.
+DEFAULT_REPORT_DIR = Path("reports") if Path.cwd().resolve() == PROJECT_ROOT else PROJECT_ROOT / "reports"
+#: Width used when output is not a terminal (logs, CI).
+PIPE_WIDTH = 150
+console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
+
+
+def report(
+    warehouse: Annotated[Path, typer.Option(help="Published DuckDB warehouse to report on.")] = DEFAULT_WAREHOUSE,
+    out: Annotated[Path, typer.Option(help="Folder for report.html and report.pdf.")] = DEFAULT_REPORT_DIR,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also print report.pdf with headless Chromium.")] = True,
+) -> None:
+    """Write the coverage report for the expert committee: one self-contained HTML page and its PDF.
+
+    Heatmaps of every document against the 11 actions, 7 support sections and 65 national
+    measures; a page per document (gaps, additions beyond the national plan, targets beside
+    the national objectives, departments); a block per measure; the method, evaluation figures
+    and provenance; and every quoted clause with its page and score, linked from each claim.
+    The PDF needs Chromium and a TrueType CJK font (apt-get install chromium fonts-wqy-zenhei).
+
+    Example: compare report --warehouse warehouse/compare.duckdb --out reports
+    """
+    from compare.report import write_report
+
+    try:
+        settings = Settings.from_env(warehouse=warehouse)
+        files = write_report(settings.warehouse, out, pdf=pdf)
+    except CompareError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    console.print(f"report of {files.documents} documents: {files.html}" + (f"  {files.pdf}" if files.pdf else ""))
