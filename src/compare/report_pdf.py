@@ -81,7 +81,12 @@ def pdf_from_html(html: Path, pdf: Path) -> Path:
     """Print the HTML file to ``pdf`` (page size from its CSS), without header or footer."""
     if not html.is_file():
         raise CompareError(f"{html}: HTML file not found")
-    args = ["--no-pdf-header-footer", f"--print-to-pdf={pdf.resolve()}", html.resolve().as_uri()]
+    args = [
+        "--no-pdf-header-footer",
+        "--generate-pdf-document-outline",  # bookmarks from the headings
+        f"--print-to-pdf={pdf.resolve()}",
+        html.resolve().as_uri(),
+    ]
     return _run_chromium(args, pdf, "PDF")
 
 
