@@ -8,19 +8,23 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at TIMESTAMP,                    -- when the run started (UTC)
     finished_at TIMESTAMP,                   -- when the run published its snapshot (UTC)
     status VARCHAR,                          -- ok, or partial when some documents failed
-    code_version VARCHAR,                    -- version of the compare package that wrote the run
+    code_version VARCHAR,                    -- code that wrote the run: <version>+g<git commit>.src<hash of the package's source files>
     catalogue_fingerprint VARCHAR,           -- hash of the national catalogue used
     models VARCHAR,                          -- embedding models (comma-separated specs)
-    model_ids VARCHAR,                       -- resolved model ids, with build hashes where local
-    thresholds VARCHAR,                      -- JSON: decision thresholds and fusion weights used
+    model_ids VARCHAR,                       -- resolved model ids, with build hashes where local (NULL when the run scored nothing, so loaded no model)
+    thresholds VARCHAR,                      -- JSON: calibration in force: thresholds (covered, partial, clause), fusion weights, source
     settings VARCHAR,                        -- JSON: every setting of the run
     corpus_hash VARCHAR,                     -- hash of the sorted content hashes of all input files
+    scoring_key VARCHAR,                     -- hash of what decides scores (models, top-k, catalogue, calibration, exemplars); documents scored under another key are scored again
     n_documents INTEGER,                     -- input files seen by the run
     n_processed INTEGER,                     -- documents extracted and matched in this run (new or changed)
-    n_failed INTEGER,                        -- documents whose status is not ok
+    n_failed INTEGER,                        -- documents processed in this run whose status is not ok
+    n_unchanged INTEGER,                     -- documents of the corpus kept as they were (content and scoring key unchanged)
+    n_withdrawn INTEGER,                     -- documents marked withdrawn by this run (their file left the corpus)
+    n_replaced INTEGER,                      -- documents removed because their file now holds new content
     n_clauses INTEGER,                       -- clauses written by this run
     n_embedded INTEGER,                      -- texts newly embedded (cache misses) in this run
-    timings VARCHAR                          -- JSON: seconds per stage
+    timings VARCHAR                          -- JSON: seconds per stage (plan, extract, score, publish)
 );
 
 CREATE TABLE IF NOT EXISTS national_measures (
@@ -40,7 +44,7 @@ CREATE TABLE IF NOT EXISTS national_measures (
 
 CREATE TABLE IF NOT EXISTS documents (
     doc_id VARCHAR PRIMARY KEY,              -- content hash of the file (first 16 hex of sha256)
-    file_name VARCHAR,                       -- file name in the corpus folder
+    file_name VARCHAR,                       -- file's path inside the corpus folder (the first name, when identical files lie under several)
     sha256 VARCHAR,                          -- full sha256 of the file's bytes
     province VARCHAR,                        -- province named by the document (中文)
     city VARCHAR,                            -- city, for municipal plans
@@ -53,10 +57,11 @@ CREATE TABLE IF NOT EXISTS documents (
     ocr_used BOOLEAN,                        -- whether any page's text came from OCR
     page_count INTEGER,                      -- pages read
     n_clauses INTEGER,                       -- clauses segmented
-    status VARCHAR,                          -- ok, or why not: encrypted, corrupt, empty, not_pdf, no_text, too_large, not_chinese, not_a_plan, failed, withdrawn
+    status VARCHAR,                          -- ok, or why not: encrypted, corrupt, empty, not_pdf, no_text, too_large, not_chinese, not_a_plan, failed (retried next run), withdrawn (file left the corpus; rows kept)
     message VARCHAR,                         -- the problem in words, naming the file (empty when ok)
-    run_id VARCHAR,                          -- run that processed this document
-    processed_at TIMESTAMP                   -- when it was processed (UTC)
+    run_id VARCHAR,                          -- run that processed this document (or withdrew it)
+    processed_at TIMESTAMP,                  -- when it was processed (UTC)
+    scoring_key VARCHAR                      -- runs.scoring_key under which it was scored
 );
 
 CREATE TABLE IF NOT EXISTS pages (

@@ -11,15 +11,15 @@ from __future__ import annotations
 import hashlib
 import time
 import traceback
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from compare import __version__
+from compare import provenance, warehouse
 from compare.calibration import Calibration, load_calibration
 from compare.catalogue import Catalogue, load_catalogue
 from compare.embed import EmbeddingCache, EmbeddingStats, embeddings
@@ -45,9 +45,8 @@ from compare.normalize import cjk_share
 from compare.records import Clause, ClauseDecision, CoverageCell, DocStatus, Match, ParsedDocument
 from compare.segment import clauses as segment_clauses
 from compare.segment import full_text
-from compare.structure import clause_departments, clause_targets
 from compare.settings import Settings
-from compare import warehouse
+from compare.structure import clause_departments, clause_targets
 
 DOC_ID_HEX = 16
 #: Below this share of CJK characters a document is not a Chinese plan.
@@ -59,40 +58,144 @@ MIN_CHARS_PER_PAGE = 20
 def corpus_files(corpus: Path) -> list[Path]:
     """Every ``*.pdf`` under the corpus folder, sorted (case-insensitive suffix)."""
     if not corpus.is_dir():
-        raise DocumentError(corpus, DocStatus.FAILED, "corpus folder does not exist")
+        raise DocumentError(corpus, DocStatus.FAILED, "corpus folder does not exist; pass an existing folder with --corpus")
     return sorted(p for p in corpus.rglob("*") if p.is_file() and p.suffix.lower() == ".pdf")
+
+
+def corpus_name(path: Path, corpus: Path | None) -> str:
+    """A file's name as stored in ``documents.file_name``: its path inside the corpus folder."""
+    if corpus is not None:
+        try:
+            return path.relative_to(corpus).as_posix()
+        except ValueError:
+            pass
+    return path.name
+
+
+class Reason:
+    """Why a run processes a file (``Plan.reasons``)."""
+
+    NEW = "new"
+    CHANGED = "changed"
+    RETRY = "failed before"
+    RETURNED = "withdrawn before"
+    RESCORE = "scored under other settings"
+    FORCED = "forced"
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What a run has to do, given the files and the warehouse."""
+    """What a run has to do, given the files and the warehouse.
+
+    Documents are keyed by content: ``doc_id`` is the head of the file's sha256. ``names``
+    maps every doc_id in the corpus to its file name (the first, when identical files lie
+    under several names; the others are in ``duplicates``).
+    """
 
     to_process: tuple[Path, ...]
     unchanged: tuple[str, ...]
     withdrawn: tuple[str, ...]
     replaced: tuple[str, ...]
     hashes: dict[str, str]
+    names: dict[str, str] = field(default_factory=dict)
+    renamed: dict[str, str] = field(default_factory=dict)
+    duplicates: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    scoring_key: str | None = None
 
     @property
     def corpus_hash(self) -> str:
         return hashlib.sha256("".join(sorted(self.hashes.values())).encode()).hexdigest()[:16]
 
 
-def plan(files: Sequence[Path], known: pd.DataFrame, *, force: bool = False) -> Plan:
-    """Split the corpus into files to process and documents to keep, withdraw or replace."""
-    hashes = {str(p): sha256_of(p) for p in files}
-    known_ok = known[known["status"] != DocStatus.WITHDRAWN] if not known.empty else known
-    known_hashes = set(known_ok["sha256"]) if not known_ok.empty else set()
-    to_process = tuple(p for p in files if force or hashes[str(p)] not in known_hashes)
-    current = set(hashes.values())
-    unchanged = tuple(sorted({h[:DOC_ID_HEX] for h in current} & {h[:DOC_ID_HEX] for h in known_hashes}))
-    processed_names = {p.name for p in to_process}
-    replaced, withdrawn = [], []
-    for row in known_ok.itertuples() if not known_ok.empty else ():
-        if row.sha256 in current:
+@dataclass(frozen=True)
+class Changes:
+    """What publishing does to documents already in the warehouse."""
+
+    withdrawn: tuple[str, ...]
+    replaced: tuple[str, ...]
+    renamed: dict[str, str]
+
+
+def changes(hashes: dict[str, str], names: dict[str, str], known: pd.DataFrame, processed: set[str]) -> Changes:
+    """Known live documents that left the corpus (withdrawn), whose file now holds other
+    content (replaced), or whose content now lies under another name (renamed)."""
+    withdrawn, replaced, renamed = [], [], {}
+    for row in known.itertuples():
+        if row.status == DocStatus.WITHDRAWN or row.doc_id in processed:
             continue
-        (replaced if row.file_name in processed_names else withdrawn).append(row.doc_id)
-    return Plan(to_process, () if force else unchanged, tuple(withdrawn), tuple(replaced), hashes)
+        if row.doc_id in names:
+            if names[row.doc_id] != row.file_name:
+                renamed[row.doc_id] = names[row.doc_id]
+        elif row.file_name in hashes:
+            replaced.append(row.doc_id)
+        else:
+            withdrawn.append(row.doc_id)
+    return Changes(tuple(withdrawn), tuple(replaced), renamed)
+
+
+def _reason(row: Any, scoring_key: str | None, replaces: bool) -> str | None:
+    """Why a file whose content the warehouse may know must be processed (None: it need not be)."""
+    if row is None:
+        return Reason.CHANGED if replaces else Reason.NEW
+    if row.status == DocStatus.WITHDRAWN:
+        return Reason.RETURNED
+    if row.status == DocStatus.FAILED:
+        return Reason.RETRY
+    if row.status == DocStatus.OK and scoring_key is not None and row.scoring_key != scoring_key:
+        return Reason.RESCORE
+    return None
+
+
+def plan(
+    files: Sequence[Path],
+    known: pd.DataFrame,
+    *,
+    force: bool = False,
+    corpus: Path | None = None,
+    scoring_key: str | None = None,
+) -> Plan:
+    """Split the corpus into files to process and documents to keep, withdraw, replace or rename.
+
+    A file is processed when its content is new, was withdrawn before, failed unexpectedly
+    before (``failed``: other statuses are decided by the content and stay), or was scored
+    under another ``scoring_key``; every file with ``force``. Identical files are processed once.
+    """
+    hashes = {corpus_name(p, corpus): sha256_of(p) for p in files}
+    paths = {corpus_name(p, corpus): p for p in files}
+    if "scoring_key" not in known.columns:
+        known = known.assign(scoring_key=None)
+    rows = {row.doc_id: row for row in known.itertuples()}
+    known_names = {row.file_name for row in rows.values() if row.status != DocStatus.WITHDRAWN}
+    names: dict[str, str] = {}
+    for name, sha in hashes.items():
+        names.setdefault(sha[:DOC_ID_HEX], name)
+    for doc_id, row in rows.items():  # keep a known name while that file still holds the content
+        if doc_id in names and hashes.get(row.file_name, "")[:DOC_ID_HEX] == doc_id:
+            names[doc_id] = row.file_name
+    duplicates = {n: names[sha[:DOC_ID_HEX]] for n, sha in hashes.items() if names[sha[:DOC_ID_HEX]] != n}
+    to_process, unchanged, reasons = [], [], {}
+    for doc_id, name in names.items():
+        why = Reason.FORCED if force else _reason(rows.get(doc_id), scoring_key, name in known_names)
+        if why is None:
+            unchanged.append(doc_id)
+        else:
+            to_process.append(paths[name])
+            reasons[name] = why
+    todo = {hashes[corpus_name(p, corpus)][:DOC_ID_HEX] for p in to_process}
+    found = changes(hashes, names, known, todo)
+    return Plan(
+        to_process=tuple(sorted(to_process)),
+        unchanged=tuple(sorted(unchanged)),
+        withdrawn=found.withdrawn,
+        replaced=found.replaced,
+        hashes=hashes,
+        names=names,
+        renamed=found.renamed,
+        duplicates=duplicates,
+        reasons=reasons,
+        scoring_key=scoring_key,
+    )
 
 
 def parse_document(path: Path) -> ParsedDocument:
@@ -237,6 +340,32 @@ class Scorer:
 
 
 @dataclass(frozen=True)
+class ScoringSetup:
+    """What a run scores with, known before any model loads: the calibration and its key."""
+
+    calibration: Calibration
+    key: str
+
+
+def scoring_setup(settings: Settings, catalogue: Catalogue) -> ScoringSetup:
+    """The calibration the scorer will use and the ``scoring_key`` documents are compared on."""
+    bank = exemplar_bank(settings.exemplars, catalogue)
+    channels = channel_names(settings.models, catalogue, with_exemplars=len(bank) > 0)
+    calibration = load_calibration(settings.calibration, settings.models, channels)
+    return ScoringSetup(calibration, provenance.scoring_key(settings, catalogue, calibration, bank))
+
+
+def score_documents(
+    settings: Settings, catalogue: Catalogue, docs: Sequence[ParsedDocument]
+) -> tuple[Scored, str | None, Calibration | None]:
+    """Scores, the scorer's method and calibration; no model is loaded when no document needs scoring."""
+    if not any(d.ok for d in docs):
+        return Scored(matches=[], cells=[]), None, None
+    scorer = Scorer.from_settings(settings, catalogue)
+    return scorer.score(docs), scorer.method, scorer.calibration
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """What a run did, for the CLI, the flow's artifacts and the runs table."""
 
@@ -248,10 +377,19 @@ class RunSummary:
     failures: tuple[str, ...]
     timings: dict[str, float]
     record: dict[str, Any]
+    n_unchanged: int = 0
+    n_withdrawn: int = 0
+    n_replaced: int = 0
+    n_embedded: int = 0
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.n_failed == 0
+
+
+#: How long a run waits for another run to finish publishing the same warehouse.
+PUBLISH_LOCK_WAIT_S = 300.0
 
 
 def publish(
@@ -260,42 +398,62 @@ def publish(
     run_plan: Plan,
     docs: Sequence[ParsedDocument],
     scored: Scored,
-    scorer_method: str,
+    scorer_method: str | None,
     calibration: Calibration,
     timings: dict[str, float],
     started_at: float,
     run_id: str | None = None,
+    *,
+    lock_wait: float = PUBLISH_LOCK_WAIT_S,
 ) -> RunSummary:
-    """Write one run into a new warehouse snapshot and swap it in."""
+    """Write one run into a new warehouse snapshot and swap it in (all or nothing).
+
+    What happens to documents already in the warehouse (withdrawn, replaced, renamed) is
+    decided again against the snapshot itself, under the writer lock, so a run that published
+    between this run's plan and now is taken into account.
+    """
+    tick = time.perf_counter()
     run_id = run_id or warehouse.new_run_id()
+    docs = [replace(d, file_name=run_plan.names.get(d.doc_id, d.file_name)) for d in docs]
     failed = [d for d in docs if not d.ok]
-    record = {
-        "run_id": run_id,
-        "started_at": pd.Timestamp(started_at, unit="s"),
-        "finished_at": pd.Timestamp(time.time(), unit="s"),
-        "status": "partial" if failed else "ok",
-        "code_version": __version__,
-        "catalogue_fingerprint": catalogue.fingerprint,
-        "models": ",".join(settings.models),
-        "model_ids": scorer_method,
-        "thresholds": calibration.as_record(),
-        "settings": settings.as_record(),
-        "corpus_hash": run_plan.corpus_hash,
-        "n_documents": len(run_plan.hashes),
-        "n_processed": len(docs),
-        "n_failed": len(failed),
-        "n_clauses": sum(len(d.clauses) for d in docs),
-        "n_embedded": scored.embedding.embedded,
-        "timings": timings,
-    }
-    with warehouse.snapshot(settings.warehouse) as con:
+    notes = tuple(f"{dup}: same content as {kept}; stored once, as {kept}" for dup, kept in sorted(run_plan.duplicates.items()))
+    with warehouse.snapshot(settings.warehouse, wait=lock_wait) as con:
+        known = warehouse.documents_in(con)
+        found = changes(run_plan.hashes, run_plan.names, known, {d.doc_id for d in docs})
+        processed = {d.doc_id for d in docs}
+        unchanged = sum(1 for doc_id in run_plan.names if doc_id not in processed)
         warehouse.write_catalogue(con, catalogue)
-        warehouse.delete_documents(con, list(run_plan.replaced))
-        warehouse.write_documents(con, docs, run_id)
-        warehouse.mark_withdrawn(con, list(run_plan.withdrawn), run_id)
+        warehouse.delete_documents(con, list(found.replaced))
+        warehouse.write_documents(con, docs, run_id, scoring_key=run_plan.scoring_key)
+        warehouse.mark_withdrawn(con, list(found.withdrawn), run_id)
+        warehouse.rename_documents(con, found.renamed)
         warehouse.write_matches(con, scored.matches, run_id)
         warehouse.write_coverage(con, scored.cells, run_id)
         warehouse.write_decisions(con, scored.decisions, run_id)
+        timings = {**timings, "publish": time.perf_counter() - tick}
+        record = {
+            "run_id": run_id,
+            "started_at": pd.Timestamp(started_at, unit="s"),
+            "finished_at": pd.Timestamp(time.time(), unit="s"),
+            "status": "partial" if failed else "ok",
+            "code_version": provenance.code_version(),
+            "catalogue_fingerprint": catalogue.fingerprint,
+            "models": ",".join(settings.models),
+            "model_ids": scorer_method,
+            "thresholds": calibration.as_record(),
+            "settings": settings.as_record(),
+            "scoring_key": run_plan.scoring_key,
+            "corpus_hash": run_plan.corpus_hash,
+            "n_documents": len(run_plan.hashes),
+            "n_processed": len(docs),
+            "n_failed": len(failed),
+            "n_unchanged": unchanged,
+            "n_withdrawn": len(found.withdrawn),
+            "n_replaced": len(found.replaced),
+            "n_clauses": sum(len(d.clauses) for d in docs),
+            "n_embedded": scored.embedding.embedded,
+            "timings": timings,
+        }
         warehouse.write_run(con, record)
     return RunSummary(
         run_id=run_id,
@@ -306,6 +464,11 @@ def publish(
         failures=tuple(d.message for d in failed),
         timings=timings,
         record=record,
+        n_unchanged=unchanged,
+        n_withdrawn=len(found.withdrawn),
+        n_replaced=len(found.replaced),
+        n_embedded=scored.embedding.embedded,
+        notes=notes,
     )
 
 
@@ -325,19 +488,34 @@ def load_run_catalogue(settings: Settings) -> Catalogue:
     return with_chinese(catalogue, chinese_texts(parsed.clauses), pdfs[0])
 
 
-def run(settings: Settings, *, force: bool = False) -> RunSummary:
-    """The whole pipeline in one process, without an orchestrator (the flow does the same in tasks)."""
+def run(
+    settings: Settings,
+    *,
+    force: bool = False,
+    progress: Callable[[ParsedDocument], None] | None = None,
+) -> RunSummary:
+    """The whole pipeline in one process, without an orchestrator (the flow does the same in tasks).
+
+    Only new or changed files are extracted and scored (see ``plan``); ``force`` redoes all.
+    ``progress`` is called with each document as it is parsed.
+    """
     started = time.time()
     timings: dict[str, float] = {}
     tick = time.perf_counter()
     catalogue = load_run_catalogue(settings)
-    run_plan = plan(corpus_files(settings.corpus), warehouse.known_documents(settings.warehouse), force=force)
+    setup = scoring_setup(settings, catalogue)
+    files = corpus_files(settings.corpus)
+    known = warehouse.known_documents(settings.warehouse)
+    run_plan = plan(files, known, force=force, corpus=settings.corpus, scoring_key=setup.key)
     timings["plan"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    docs = [parse_document(p) for p in run_plan.to_process]
+    docs = []
+    for path in run_plan.to_process:
+        docs.append(parse_document(path))
+        if progress is not None:
+            progress(docs[-1])
     timings["extract"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    scorer = Scorer.from_settings(settings, catalogue)
-    scored = scorer.score(docs)
+    scored, method, calibration = score_documents(settings, catalogue, docs)
     timings["score"] = time.perf_counter() - tick
-    return publish(settings, catalogue, run_plan, docs, scored, scorer.method, scorer.calibration, timings, started)
+    return publish(settings, catalogue, run_plan, docs, scored, method, calibration or setup.calibration, timings, started)

@@ -5,6 +5,10 @@ it, writes there, checkpoints, and renames the copy over the live file (an atomi
 POSIX). Readers that hold a read-only connection keep reading the snapshot they opened; a run
 killed at any moment leaves the previous warehouse untouched. One writer at a time is
 enforced with an advisory lock file.
+
+Researchers connect read-only (``read_only``); ``compare query`` goes through ``sandboxed``,
+which also shuts every door to other files. An older warehouse gains the columns added to
+``schema.sql`` since it was written (``apply_schema`` migrates it in the snapshot).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -33,8 +38,13 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_SQL = PROJECT_ROOT / "warehouse" / "schema.sql"
 VIEWS_SQL = PROJECT_ROOT / "warehouse" / "views.sql"
 TMP_MARKER = ".tmp-"
+#: How often a run waiting for the writer lock tries again.
+LOCK_POLL_S = 0.2
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
 _COLUMN_WITH_COMMENT = re.compile(r"^\s+(\w+)\s+[A-Z][^-]*?--\s*(.+)$")
+_COLUMN_TYPE = re.compile(r"^\s+(\w+)\s+([A-Z][^-]*?)(?:\s+PRIMARY KEY)?,?\s*--")
+#: Settings of a sandboxed connection: no file but the warehouse, no extension, no changing them.
+SANDBOX_CONFIG = {"enable_external_access": False, "lock_configuration": True}
 
 
 def schema_comments(sql: str) -> list[tuple[str, str, str]]:
@@ -49,16 +59,42 @@ def schema_comments(sql: str) -> list[tuple[str, str, str]]:
     return result
 
 
+def schema_columns(sql: str) -> list[tuple[str, str, str]]:
+    """(table, column, type) for every documented column line of the schema."""
+    result = []
+    table = None
+    for line in sql.splitlines():
+        if m := _TABLE.search(line):
+            table = m.group(1)
+        elif table and (c := _COLUMN_TYPE.match(line)) and c.group(1) != "PRIMARY":
+            result.append((table, c.group(1), c.group(2).strip()))
+    return result
+
+
+def _migrate(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Add the columns the schema declares that an older warehouse's tables lack."""
+    present = set(con.execute("SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal").fetchall())
+    for table, column, kind in schema_columns(sql):
+        if (table, column) not in present:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
 def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the tables (idempotent), their column comments, and the researcher views."""
+    """Create the tables (idempotent), add columns new to the schema, their comments, and the researcher views."""
     if not SCHEMA_SQL.is_file():
         raise WarehouseError(f"{SCHEMA_SQL}: schema file missing; run compare from a checkout of the project")
     sql = SCHEMA_SQL.read_text(encoding="utf-8")
     con.execute(sql)
+    _migrate(con, sql)
     for table, column, comment in schema_comments(sql):
         con.execute(f"COMMENT ON COLUMN {table}.{column} IS '{comment.replace(chr(39), chr(39) * 2)}'")
     if VIEWS_SQL.is_file():
         con.execute(VIEWS_SQL.read_text(encoding="utf-8"))
+    if (reviews_sql := SCHEMA_SQL.with_name("reviews.sql")).is_file():  # expert reviews (compare.review)
+        reviews = reviews_sql.read_text(encoding="utf-8")
+        con.execute(reviews)
+        for table, column, comment in schema_comments(reviews):
+            con.execute(f"COMMENT ON COLUMN {table}.{column} IS '{comment.replace(chr(39), chr(39) * 2)}'")
 
 
 def _utcnow() -> datetime:
@@ -70,14 +106,22 @@ def new_run_id() -> str:
 
 
 @contextmanager
-def _writer_lock(path: Path) -> Iterator[None]:
+def _writer_lock(path: Path, wait: float = 0.0) -> Iterator[None]:
     lock_path = path.with_name(path.name + ".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait
     with lock_path.open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise WarehouseError(f"{path}: another run is writing this warehouse; wait for it to finish") from exc
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError as exc:
+                if time.monotonic() >= deadline:
+                    waited = f" (waited {wait:.0f} s)" if wait else ""
+                    raise WarehouseError(
+                        f"{path}: another run is writing this warehouse{waited}; wait for it to finish, then run again"
+                    ) from exc
+                time.sleep(LOCK_POLL_S)
         try:
             yield
         finally:
@@ -90,10 +134,13 @@ def _remove_stale_snapshots(path: Path) -> None:
 
 
 @contextmanager
-def snapshot(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A writable copy of the warehouse that replaces the live file only if the block succeeds."""
+def snapshot(path: Path, *, wait: float = 0.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A writable copy of the warehouse that replaces the live file only if the block succeeds.
+
+    ``wait``: seconds to wait for another writer to finish (0: fail at once).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _writer_lock(path):
+    with _writer_lock(path, wait):
         _remove_stale_snapshots(path)
         tmp = path.with_name(f"{path.name}{TMP_MARKER}{uuid.uuid4().hex[:8]}")
         if path.exists():
@@ -130,16 +177,34 @@ def read_only(path: Path) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path), read_only=True)
 
 
-def known_documents(path: Path) -> pd.DataFrame:
-    """doc_id, file_name, sha256, status of every document in the published warehouse (empty if none)."""
-    columns = ["doc_id", "file_name", "sha256", "status"]
+def sandboxed(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection that cannot touch any other file: no ATTACH, COPY, INSTALL/LOAD,
+    read_csv/read_parquet/glob, nor change these settings back (``SANDBOX_CONFIG``)."""
     if not path.exists():
-        return pd.DataFrame(columns=columns)
+        raise WarehouseError(f"{path}: no warehouse yet; run `compare run` first")
+    return duckdb.connect(str(path), read_only=True, config=dict(SANDBOX_CONFIG))
+
+
+KNOWN_COLUMNS = ("doc_id", "file_name", "sha256", "status", "scoring_key")
+
+
+def documents_in(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """doc_id, file_name, sha256, status, scoring_key of every document (NULL key for older warehouses)."""
+    present = {
+        r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = 'documents'").fetchall()
+    }
+    if not present:
+        return pd.DataFrame(columns=list(KNOWN_COLUMNS))
+    select = ", ".join(c if c in present else f"NULL AS {c}" for c in KNOWN_COLUMNS)
+    return con.execute(f"SELECT {select} FROM documents ORDER BY doc_id").df()
+
+
+def known_documents(path: Path) -> pd.DataFrame:
+    """doc_id, file_name, sha256, status, scoring_key of every document in the published warehouse (empty if none)."""
+    if not path.exists():
+        return pd.DataFrame(columns=list(KNOWN_COLUMNS))
     with read_only(path) as con:
-        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        if "documents" not in tables:
-            return pd.DataFrame(columns=columns)
-        return con.execute(f"SELECT {', '.join(columns)} FROM documents").df()
+        return documents_in(con)
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
@@ -180,7 +245,9 @@ def delete_documents(con: duckdb.DuckDBPyConnection, doc_ids: Sequence[str]) -> 
         con.unregister("_ids")
 
 
-def write_documents(con: duckdb.DuckDBPyConnection, docs: Sequence[ParsedDocument], run_id: str) -> None:
+def write_documents(
+    con: duckdb.DuckDBPyConnection, docs: Sequence[ParsedDocument], run_id: str, *, scoring_key: str | None = None
+) -> None:
     """Insert documents with their pages, clauses, departments and targets (replacing any old rows)."""
     delete_documents(con, [d.doc_id for d in docs])
     now = _utcnow()
@@ -200,6 +267,7 @@ def write_documents(con: duckdb.DuckDBPyConnection, docs: Sequence[ParsedDocumen
                     "message": d.message,
                     "run_id": run_id,
                     "processed_at": now,
+                    "scoring_key": scoring_key,
                 }
                 for d in docs
             ]
@@ -229,6 +297,12 @@ def mark_withdrawn(con: duckdb.DuckDBPyConnection, doc_ids: Sequence[str], run_i
             "run_id = ? WHERE doc_id = ?",
             [run_id, doc_id],
         )
+
+
+def rename_documents(con: duckdb.DuckDBPyConnection, renamed: dict[str, str]) -> None:
+    """Documents whose content now lies under another file name."""
+    for doc_id, file_name in renamed.items():
+        con.execute("UPDATE documents SET file_name = ? WHERE doc_id = ?", [file_name, doc_id])
 
 
 def write_matches(con: duckdb.DuckDBPyConnection, matches: Sequence[Match], run_id: str) -> None:
