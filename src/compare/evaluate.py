@@ -38,7 +38,7 @@ from compare.records import Clause, ParsedDocument
 #: How alike (difflib ratio on normalized text) a clause must be to a labelled item to stand for it.
 MIN_LOCATE_RATIO = 0.8
 #: The partial threshold is where cell recall on the calibration documents reaches this.
-PARTIAL_RECALL = 0.97
+PARTIAL_RECALL = 0.99
 _SPACE = re.compile(r"\s+")
 
 
@@ -172,7 +172,8 @@ def _f1(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
 def fit_thresholds(
     docs: Sequence[LabelledDocument], weights: dict[str, float], measure_ids: Sequence[str]
 ) -> Thresholds:
-    """Covered: best cell F1; partial: where cell recall reaches PARTIAL_RECALL; clause: best none/measure split."""
+    """Covered: best cell F1; partial: where cell recall reaches PARTIAL_RECALL; clause: best none/measure
+    split, but never above the covered threshold."""
     scores, gold = [], []
     for doc in docs:
         scores.append(cell_scores(doc, weights))
@@ -189,7 +190,9 @@ def fit_thresholds(
     positives = np.sort(s[g & np.isfinite(s)])
     partial = float(positives[int((1 - PARTIAL_RECALL) * len(positives))]) if positives.size else best_t
     partial = min(partial, best_t)
-    clause_t = _fit_clause_threshold(docs, weights)
+    # A clause close enough to be the evidence of a covered cell is never called "none": the
+    # clause threshold is capped at the covered one, so the two decisions never contradict.
+    clause_t = min(_fit_clause_threshold(docs, weights), best_t)
     return Thresholds(covered=best_t, partial=partial, clause=clause_t)
 
 
