@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from compare.report_data import ReportData, clause_anchor, doc_anchor, measure_anchor, section_anchor
+from compare.report_data import ReportData, clause_anchor, measure_anchor, section_anchor
 from compare.report_objectives import national_objective
 
 #: Cell status -> (Chinese, English, symbol). The symbol keeps the status readable in grey print.
@@ -370,7 +370,3 @@ def evidence_views(data: ReportData, rows: list[dict[str, Any]]) -> list[dict[st
             }
         )
     return views
-
-
-def doc_link(doc_id: str) -> str:
-    return "#" + doc_anchor(doc_id)
