@@ -9,7 +9,9 @@ The tree::
     ├── ModelError                    an embedding model cannot be built, verified or loaded
     ├── DocumentError                 one input document cannot be read (carries the file and a status)
     ├── LabelError                    a gold label file is malformed or points at unknown measures
-    └── WarehouseError                the DuckDB warehouse cannot be opened, migrated or published
+    ├── ReviewError                   a review workbook cannot be imported (lists every bad sheet and row)
+    ├── WarehouseError                the DuckDB warehouse cannot be opened, migrated or published
+    └── ReportError                   the committee report cannot be rendered (e.g. no Chromium)
 
 A ``DocumentError`` never stops a run: the pipeline records its status and message
 against the document and carries on with the next file.
@@ -44,6 +46,14 @@ class LabelError(CompareError):
     """A gold label file cannot be used."""
 
 
+class ReviewError(CompareError):
+    """A review workbook cannot be imported or exported; ``problems`` names each sheet and row."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        self.problems = list(problems or [])
+        super().__init__(message + "".join(f"\n  {p}" for p in self.problems))
+
+
 class WarehouseError(CompareError):
     """The warehouse cannot be opened, migrated or published."""
 
@@ -60,3 +70,7 @@ class DocumentError(CompareError):
         self.status = status
         self.problem = problem
         super().__init__(f"{self.path.name}: {problem}")
+
+
+class ReportError(CompareError):
+    """The committee report cannot be rendered."""

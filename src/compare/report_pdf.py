@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from compare.errors import CompareError
+from compare.errors import ReportError
 
 #: Environment variable naming the Chromium (or Chrome) binary to use.
 CHROMIUM_ENV = "COMPARE_CHROMIUM"
@@ -45,13 +45,13 @@ def chromium_binary() -> Path:
     if explicit:
         path = Path(explicit)
         if not (path.is_file() and os.access(path, os.X_OK)):
-            raise CompareError(f"{CHROMIUM_ENV}={explicit}: not an executable file; {INSTALL_HINT}")
+            raise ReportError(f"{CHROMIUM_ENV}={explicit}: not an executable file; {INSTALL_HINT}")
         return path
     for name in CHROMIUM_NAMES:
         found = shutil.which(name)
         if found:
             return Path(found)
-    raise CompareError(
+    raise ReportError(
         f"headless Chromium not found (looked for {', '.join(CHROMIUM_NAMES)}); {INSTALL_HINT}"
     )
 
@@ -66,12 +66,12 @@ def _run_chromium(args: list[str], output: Path, what: str) -> Path:
                 command, capture_output=True, text=True, timeout=CHROMIUM_TIMEOUT, check=False
             )
         except subprocess.TimeoutExpired as exc:
-            raise CompareError(
+            raise ReportError(
                 f"{output}: Chromium did not finish the {what} within {CHROMIUM_TIMEOUT} s"
             ) from exc
     if done.returncode != 0 or not output.is_file() or output.stat().st_size == 0:
         tail = "\n".join((done.stderr or "").strip().splitlines()[-5:])
-        raise CompareError(
+        raise ReportError(
             f"{output}: Chromium could not write the {what} (exit code {done.returncode}): {tail}"
         )
     return output
@@ -80,7 +80,7 @@ def _run_chromium(args: list[str], output: Path, what: str) -> Path:
 def pdf_from_html(html: Path, pdf: Path) -> Path:
     """Print the HTML file to ``pdf`` (page size from its CSS), without header or footer."""
     if not html.is_file():
-        raise CompareError(f"{html}: HTML file not found")
+        raise ReportError(f"{html}: HTML file not found")
     args = [
         "--no-pdf-header-footer",
         "--generate-pdf-document-outline",  # bookmarks from the headings
@@ -93,6 +93,6 @@ def pdf_from_html(html: Path, pdf: Path) -> Path:
 def screenshot_from_html(html: Path, png: Path, width: int, height: int) -> Path:
     """A PNG of the top ``width`` x ``height`` CSS pixels of the HTML file as a screen shows it."""
     if not html.is_file():
-        raise CompareError(f"{html}: HTML file not found")
+        raise ReportError(f"{html}: HTML file not found")
     args = [f"--window-size={width},{height}", f"--screenshot={png.resolve()}", html.resolve().as_uri()]
     return _run_chromium(args, png, "screenshot")
