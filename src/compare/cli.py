@@ -30,6 +30,9 @@ catalogue_app = typer.Typer(help="The national measure catalogue.", no_args_is_h
 model_app = typer.Typer(help="The offline embedding models.", no_args_is_help=True)
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(model_app, name="model")
+from compare.cli_review import review_app  # noqa: E402 - the review sub-app lives in its own module
+
+app.add_typer(review_app, name="review")
 #: Width used when output is not a terminal (logs, CI), so tables are not cut.
 PIPE_WIDTH = 150
 console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)

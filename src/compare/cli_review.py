@@ -1,0 +1,92 @@
+"""``compare review``: the expert review loop (export a workbook, import the verdicts).
+
+Registered on the main ``compare`` app in ``compare.cli``; see docs/review.md.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from compare.errors import CompareError
+from compare.settings import DEFAULT_WAREHOUSE, Settings
+
+#: Width used when output is not a terminal (logs, CI).
+PIPE_WIDTH = 150
+console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
+
+review_app = typer.Typer(
+    help="Expert review: export a workbook of coverage cells, import the verdicts.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def _fail(exc: CompareError) -> None:
+    console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+    raise typer.Exit(2)
+
+
+@review_app.command("export")
+def export(
+    out: Annotated[Path, typer.Option(help="The .xlsx workbook to write.")],
+    warehouse: Annotated[Path, typer.Option(help="Published DuckDB warehouse.")] = DEFAULT_WAREHOUSE,
+    skip_reviewed: Annotated[bool, typer.Option(help="Leave out cells that already have a current review.")] = False,
+) -> None:
+    """Write a review workbook: one sheet per document, one row per document x measure cell.
+
+    Rows are ordered by review priority (near the covered threshold, or channels that
+    disagree); the expert fills the verdict column (covered, partial, absent, or the id of the
+    measure the evidence clause implements instead), and may add reviewer and note.
+
+    Example: compare review export --out reviews/round-1.xlsx
+    """
+    from compare.review_workbook import export_workbook
+
+    try:
+        settings = Settings.from_env(warehouse=warehouse)
+        path, documents = export_workbook(settings.warehouse, out, skip_reviewed=skip_reviewed)
+    except CompareError as exc:
+        _fail(exc)
+        return
+    cells = sum(len(d.cells) for d in documents)
+    reviewed = sum(d.reviewed for d in documents)
+    console.print(f"{path}: {len(documents)} documents, {cells} cells ({reviewed} already reviewed)")
+
+
+@review_app.command("import")
+def import_(
+    workbook: Annotated[Path, typer.Argument(help="A workbook written by `compare review export` and filled in.")],
+    warehouse: Annotated[Path, typer.Option(help="Published DuckDB warehouse.")] = DEFAULT_WAREHOUSE,
+    reviewer: Annotated[str | None, typer.Option(help="Reviewer for rows whose reviewer column is empty.")] = None,
+) -> None:
+    """Store the workbook's verdicts in the reviews table, all in one transaction.
+
+    A workbook with any problem (malformed row, unknown id, a cell that no longer exists,
+    two different verdicts on one cell) imports nothing: every problem is listed with its
+    sheet and row, and the exit code is 2. Re-importing a workbook adds nothing.
+
+    Example: compare review import reviews/round-1.xlsx --reviewer "Wang Li"
+    """
+    from compare.review_import import import_workbook
+
+    try:
+        settings = Settings.from_env(warehouse=warehouse)
+        result = import_workbook(workbook, settings.warehouse, reviewer)
+    except CompareError as exc:
+        _fail(exc)
+        return
+    for note in result.notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(result.verdicts.items())) or "none"
+    console.print(
+        f"{workbook}: {result.rows} verdicts on {result.documents} documents ({counts}); "
+        f"stored {result.stored}, already imported {result.already}"
+        + (f" (import {result.import_id})" if result.import_id else ""),
+        highlight=False,
+    )
