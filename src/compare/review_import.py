@@ -32,7 +32,7 @@ from compare import warehouse
 from compare.errors import ReviewError
 from compare.records import CoverageStatus
 from compare.review import REASSIGNED, Verdict, cell_key, parse_verdict
-from compare.review_workbook import SheetRow, read_workbook
+from compare.review_workbook import DOCUMENT_KEY, SheetRow, read_workbook
 
 #: Hex characters of a review id.
 REVIEW_ID_HEX = 16
@@ -133,8 +133,13 @@ def _clause(row: SheetRow, doc_id: str, known: dict[str, str], problems: list[st
     return clause_id
 
 
-def _check_row(row: SheetRow, store: _Warehouse, reviewer: str | None, problems: list[str]) -> _Checked | None:
-    """One filled row checked against the warehouse; its problems are appended, None when it has any."""
+def _check_row(
+    row: SheetRow, store: _Warehouse, exported: dict[str, str], reviewer: str | None, problems: list[str]
+) -> _Checked | None:
+    """One filled row checked against the warehouse; its problems are appended, None when it has any.
+
+    ``exported`` maps the workbook's doc_ids to their file names at export time.
+    """
     before = len(problems)
     key = _text(row.values.get("cell_key"))
     doc_id = _text(row.values.get("doc_id"))
@@ -160,13 +165,17 @@ def _check_row(row: SheetRow, store: _Warehouse, reviewer: str | None, problems:
     who = _text(row.values.get("reviewer")) or (reviewer or "")
     if not who:
         problems.append(f"{row.where}: no reviewer; fill the reviewer column or pass --reviewer")
-    if doc_id not in store.documents:
-        problems.append(f"{row.where}: unknown document {doc_id!r}: the warehouse never held it")
+    file_name, _, doc_status = store.documents.get(doc_id, (exported.get(doc_id), "", "gone"))
+    if file_name is None:
+        problems.append(f"{row.where}: unknown document {doc_id!r}: neither the warehouse nor the workbook's export record has it")
         return None
-    file_name, _, doc_status = store.documents[doc_id]
     if doc_status != "ok":
         newer = store.current_by_name.get(file_name)
-        why = f"{file_name} changed since the export (now document {newer})" if newer else f"{file_name} is {doc_status}"
+        why = (
+            f"{file_name} changed since the export (now document {newer})"
+            if newer
+            else f"{file_name} left the corpus" if doc_status in {"gone", "withdrawn"} else f"{file_name} is {doc_status}"
+        )
         problems.append(f"{row.where}: cell {key} no longer exists: {why}; export a new workbook")
         return None
     if (doc_id, measure_id) not in store.cells and measure_id in store.measures:
@@ -208,7 +217,8 @@ def stored_reviews(
     rows = read_workbook(path)
     problems = list(rows.problems)
     store = _Warehouse.read(con, {_text(r.values.get("doc_id")) for r in rows.rows})
-    checked = [c for r in rows.rows if (c := _check_row(r, store, reviewer, problems)) is not None]
+    exported = {k.removeprefix(DOCUMENT_KEY): v for k, v in rows.export.items() if k.startswith(DOCUMENT_KEY)}
+    checked = [c for r in rows.rows if (c := _check_row(r, store, exported, reviewer, problems)) is not None]
     problems += _conflicts(checked)
     now = datetime.now(UTC).replace(tzinfo=None)
     records, seen = [], set()

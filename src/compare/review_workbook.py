@@ -46,6 +46,8 @@ WORKBOOK_FORMAT = "compare-review/1"
 README_SHEET = "说明 README"
 LISTS_SHEET = "_lists"
 EXPORT_SHEET = "_export"
+#: ``_export`` keys ``document <doc_id>`` hold each document's file name (to explain a changed file on import).
+DOCUMENT_KEY = "document "
 CAPTION_ROW = 1
 HEADER_ROW = 2
 FIRST_DATA_ROW = 3
@@ -355,4 +357,5 @@ def export_workbook(warehouse_path: Path, out: Path, *, skip_reviewed: bool = Fa
     if skip_reviewed:
         documents = [replace(d, cells=tuple(c for c in d.cells if c.previous is None)) for d in documents]
     export = {"warehouse": str(warehouse_path.resolve()), "run_id": (run[0] if run else "") or ""}
+    export |= {f"{DOCUMENT_KEY}{d.doc_id}": d.file_name for d in documents}
     return write_workbook(documents, measure_ids, out, export), documents
