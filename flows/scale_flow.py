@@ -1,0 +1,141 @@
+"""The scale flow: documents staged in batches on a Dask cluster, then loaded by one writer.
+
+Same job as ``compare-run``, for corpora of thousands of documents:
+
+- ``plan`` (in the flow's process) decides which files to process, as ``compare-run`` does;
+- ``prepare-staging`` (on one worker) loads the models and writes the fixed measure and
+  exemplar vectors into the stage folder, so every worker scores against the same bits;
+- ``stage-batch`` (on every worker, ``batch_size`` files each) parses, scores and writes one
+  Parquet file per table per document; a worker process loads its models once;
+- ``load-warehouse`` (in the flow's process) bulk-loads the staged files into a new snapshot.
+
+The task runner is chosen per run (``task_runner``): a ``LocalCluster`` of ``workers``
+processes on this machine, an existing cluster at ``address`` (``tcp://scheduler:8786``), or,
+with ``workers=0``, this process alone. Each task body is one call into ``compare``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from prefect import flow, task, unmapped
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+from prefect_dask import DaskTaskRunner
+
+from compare import pipeline, staging
+from compare.catalogue import Catalogue
+from compare.pipeline import Plan, RunSummary, ScoringSetup
+from compare.settings import DEFAULT_MODELS, DEFAULT_TOP_K, Settings
+from compare.staging import Stage, StagedDocument
+
+#: Threads per Dask worker process: parallelism comes from processes (each scores single-threaded).
+THREADS_PER_WORKER = 1
+
+
+def task_runner(workers: int, address: str | None = None) -> TaskRunner:  # type: ignore[type-arg]
+    """Where the batches run: a cluster at ``address``, a local cluster of ``workers`` processes,
+    or (``workers=0``) this process, one batch at a time."""
+    if address:
+        return DaskTaskRunner(address=address)
+    if workers < 0:
+        raise ValueError(f"workers must be 0 (this process) or more, got {workers}")
+    if workers == 0:
+        return ThreadPoolTaskRunner(max_workers=1)
+    return DaskTaskRunner(
+        cluster_class="distributed.LocalCluster",
+        cluster_kwargs={
+            "n_workers": workers,
+            "threads_per_worker": THREADS_PER_WORKER,
+            "processes": True,
+            "dashboard_address": None,
+        },
+    )
+
+
+@task(name="load-catalogue", cache_policy=NO_CACHE)
+def load_catalogue(settings: Settings) -> Catalogue:
+    return pipeline.load_run_catalogue(settings)
+
+
+@task(name="plan", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def make_plan(settings: Settings, catalogue: Catalogue, force: bool) -> tuple[Plan, ScoringSetup]:
+    return staging.plan_run(settings, catalogue, force=force)
+
+
+@task(name="prepare-staging", cache_policy=NO_CACHE)
+def prepare(settings: Settings, catalogue: Catalogue, staging_dir: Path) -> Stage:
+    return staging.prepare(settings, catalogue, staging_dir)
+
+
+@task(name="stage-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
+def stage_batch(
+    settings: Settings, catalogue: Catalogue, stage: Stage, paths: list[Path], force: bool
+) -> list[StagedDocument]:
+    return staging.stage_batch(settings, catalogue, stage, paths, force=force)
+
+
+@task(name="load-warehouse", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10)
+def load(
+    settings: Settings,
+    catalogue: Catalogue,
+    run_plan: Plan,
+    setup: ScoringSetup,
+    stage: Stage | None,
+    staged: list[StagedDocument],
+    timings: dict[str, float],
+    started: float,
+) -> RunSummary:
+    return staging.load(settings, catalogue, run_plan, setup, stage, staged, timings, started)
+
+
+@flow(name="compare-scale", log_prints=True)
+def compare_scale(
+    corpus: str = str(Settings().corpus),
+    warehouse_path: str = str(Settings().warehouse),
+    staging_dir: str | None = None,
+    models: list[str] = list(DEFAULT_MODELS),  # noqa: B006 - Prefect parameters are copied per run
+    top_k: int = DEFAULT_TOP_K,
+    catalogue: str = str(Settings().catalogue),
+    calibration: str = str(Settings().calibration),
+    batch_size: int = staging.DEFAULT_BATCH_SIZE,
+    force: bool = False,
+) -> RunSummary:
+    """Stage every new or changed PDF of ``corpus`` in batches on the task runner, then publish the warehouse."""
+    settings = Settings.from_env(
+        corpus=corpus,
+        warehouse=warehouse_path,
+        models=models,
+        top_k=top_k,
+        catalogue=catalogue,
+        calibration=calibration,
+    )
+    folder = Path(staging_dir) if staging_dir else staging.default_staging(settings)
+    started = time.time()
+    timings: dict[str, float] = {}
+    tick = time.perf_counter()
+    national = load_catalogue(settings)
+    run_plan, setup = make_plan(settings, national, force)
+    timings["plan"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    stage, staged = None, []
+    if run_plan.to_process:
+        stage = prepare.submit(settings, national, folder).result()
+        work = staging.batches(run_plan.to_process, batch_size)
+        futures = stage_batch.map(
+            unmapped(settings), unmapped(national), unmapped(stage), work, unmapped(force)
+        )
+        staged = [doc for batch in futures.result() for doc in batch]
+    timings["stage"] = time.perf_counter() - tick
+    summary = load(settings, national, run_plan, setup, stage, staged, timings, started)
+    print(
+        f"staged {summary.n_processed} document(s) ({sum(not d.reused for d in staged)} new, "
+        f"{sum(d.reused for d in staged)} reused), failed {summary.n_failed}; warehouse {summary.warehouse}"
+    )
+    return summary
+
+
+def run_scale(*, workers: int, address: str | None = None, **parameters: object) -> RunSummary:
+    """Run ``compare-scale`` on the task runner that ``workers`` / ``address`` name."""
+    return compare_scale.with_options(task_runner=task_runner(workers, address))(**parameters)  # type: ignore[arg-type]

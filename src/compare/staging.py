@@ -1,0 +1,485 @@
+"""Per-document Parquet intermediates, and the single writer that loads them into the warehouse.
+
+A run too large for one process is *staged*: the files to process are cut into fixed-size
+batches that any number of processes or machines work through, one document at a time (parse
+→ score → one Parquet file per table); then one writer bulk-loads the staged files into a new
+warehouse snapshot with DuckDB's ``read_parquet``. Nothing holds more than one document's
+clauses and embeddings, so memory does not grow with the number of documents.
+
+Layout of a staging folder::
+
+    <staging>/<key>/fixed/<model>.npz              measure and exemplar vectors every worker uses
+    <staging>/<key>/<table>/<doc_id>.parquet       table: pages, clauses, departments, targets,
+                                                   matches, clause_decisions, coverage, documents
+
+``key`` is the ``DocumentScorer`` key (scoring key, model ids, code, format): a staged document
+is reused by any later run with the same key (a rerun, a run killed half-way), never by a run
+that would score it differently. ``documents/<doc_id>.parquet`` is written last and marks the
+document as staged. The Parquet columns are the warehouse tables' own (``warehouse/schema.sql``)
+less the run-level ones (``run_id``, ``scoring_key``), which the writer adds.
+
+The writer does what ``pipeline.publish`` does, under the same writer lock and in one snapshot:
+it reconciles withdrawn, replaced and renamed documents against the warehouse, replaces the
+staged documents' rows, and records the run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from compare import pipeline, provenance, warehouse
+from compare.catalogue import Catalogue
+from compare.docscore import DocumentScorer, document_scorer
+from compare.errors import SettingsError, WarehouseError
+from compare.extract import sha256_of
+from compare.pipeline import DOC_ID_HEX, Plan, RunSummary, Scored, ScoringSetup
+from compare.records import DocStatus, ParsedDocument
+from compare.settings import Settings
+
+#: Staged tables, in the order they are written: ``documents`` last (it marks a document staged).
+TABLES = (
+    "pages",
+    "clauses",
+    "departments",
+    "targets",
+    "matches",
+    "clause_decisions",
+    "coverage",
+    "documents",
+)
+MARKER_TABLE = "documents"
+#: Columns that belong to the run, not the document: the writer fills them.
+RUN_COLUMNS = ("run_id", "scoring_key")
+DEFAULT_BATCH_SIZE = 8
+MAX_BATCH_SIZE = 1000
+#: The writer's DuckDB memory limit: a bulk load larger than this spills to disk.
+LOADER_MEMORY_LIMIT = "2GB"
+
+
+@cache
+def table_schemas() -> dict[str, pa.Schema]:
+    """The Arrow schema of every staged table, read from the warehouse schema (less the run columns)."""
+    con = duckdb.connect()
+    try:
+        warehouse.apply_schema(con)
+        schemas = {}
+        for table in TABLES:
+            full = con.sql(f"SELECT * FROM {table} LIMIT 0").to_arrow_table().schema
+            schemas[table] = pa.schema([f for f in full if f.name not in RUN_COLUMNS])
+        return schemas
+    finally:
+        con.close()
+
+
+def _date(value: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def document_rows(
+    doc: ParsedDocument, scored: Scored, processed_at: dt.datetime
+) -> dict[str, list[dict[str, Any]]]:
+    """A document's rows for every staged table (as ``warehouse.write_*`` would insert them)."""
+    return {
+        "documents": [
+            {
+                "doc_id": doc.doc_id,
+                "file_name": doc.file_name,
+                "sha256": doc.sha256,
+                **asdict(doc.meta),
+                "issue_date": _date(doc.meta.issue_date),
+                "page_count": doc.page_count,
+                "n_clauses": len(doc.clauses),
+                "status": str(doc.status),
+                "message": doc.message,
+                "processed_at": processed_at,
+            }
+        ],
+        "pages": [
+            {"doc_id": doc.doc_id, "page_no": p.number, "method": p.method, "n_chars": len(p.text)}
+            for p in doc.pages
+        ],
+        "clauses": [{**asdict(c), "kind": str(c.kind)} for c in doc.clauses],
+        "departments": [asdict(x) for x in doc.departments],
+        "targets": [asdict(x) for x in doc.targets],
+        "matches": [
+            {
+                "clause_id": m.clause_id,
+                "measure_id": m.measure_id,
+                "rank": m.rank,
+                "score": m.score,
+                "channel_scores": list(m.channels),
+                "method": m.method,
+            }
+            for m in scored.matches
+        ],
+        "clause_decisions": [asdict(d) for d in scored.decisions],
+        "coverage": [{**asdict(c), "status": str(c.status)} for c in scored.cells],
+    }
+
+
+def _arrow(table: str, rows: list[dict[str, Any]]) -> pa.Table:
+    schema = table_schemas()[table]
+    if rows and (missing := set(schema.names) - set(rows[0])):
+        raise WarehouseError(
+            f"staging: column(s) {', '.join(sorted(missing))} of table {table} have no value in the staged rows; "
+            "warehouse/schema.sql gained a column that compare.staging.document_rows must fill"
+        )
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def _write(path: Path, table: pa.Table) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}-{uuid.uuid4().hex}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def staged_file(folder: Path, table: str, doc_id: str) -> Path:
+    return folder / table / f"{doc_id}.parquet"
+
+
+@dataclass(frozen=True)
+class StagedDocument:
+    """What staging one file gave (small: this is what travels back from a worker)."""
+
+    doc_id: str
+    file_name: str
+    status: str
+    message: str
+    n_clauses: int
+    n_embedded: int
+    reused: bool
+    seconds: float
+
+
+def write_document(folder: Path, doc: ParsedDocument, scored: Scored) -> None:
+    """One Parquet file per non-empty table, ``documents`` last."""
+    rows = document_rows(doc, scored, dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    for table in TABLES:
+        if rows[table] or table == MARKER_TABLE:
+            _write(staged_file(folder, table, doc.doc_id), _arrow(table, rows[table]))
+        else:
+            staged_file(folder, table, doc.doc_id).unlink(
+                missing_ok=True
+            )  # left by an earlier, forced staging
+
+
+def _reused(folder: Path, path: Path, doc_id: str) -> StagedDocument | None:
+    marker = staged_file(folder, MARKER_TABLE, doc_id)
+    if not marker.is_file():
+        return None
+    row = pq.read_table(marker, columns=["file_name", "status", "message", "n_clauses"]).to_pylist()[0]
+    if row["status"] == DocStatus.FAILED:
+        return None  # an unexpected error may not happen again: try once more
+    return StagedDocument(
+        doc_id, path.name, row["status"], row["message"] or "", row["n_clauses"] or 0, 0, True, 0.0
+    )
+
+
+def stage_document(scorer: DocumentScorer, path: Path, *, force: bool = False) -> StagedDocument:
+    """Parse, score and stage one file (or reuse its staged rows)."""
+    tick = time.perf_counter()
+    doc_id = sha256_of(path)[:DOC_ID_HEX]
+    if not force and (done := _reused(scorer.folder, path, doc_id)):
+        return done
+    doc = pipeline.parse_document(path)
+    scored = scorer.score(doc)
+    write_document(scorer.folder, doc, scored)
+    return StagedDocument(
+        doc.doc_id, doc.file_name, str(doc.status), doc.message, len(doc.clauses), scored.embedding.embedded,
+        False, time.perf_counter() - tick,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Where a run stages its documents, and what its scorer is (returned by ``prepare``)."""
+
+    folder: Path
+    key: str
+    method: str
+    calibration: dict[str, Any]
+
+
+def prepare(settings: Settings, catalogue: Catalogue, staging: Path) -> Stage:
+    """Load this process's scorer, write the fixed vectors into the stage folder, and name it.
+
+    Run it once before the batches, so that every worker reads the same fixed vectors.
+    """
+    scorer = document_scorer(settings, catalogue, staging)
+    for table in TABLES:
+        (scorer.folder / table).mkdir(parents=True, exist_ok=True)
+    return Stage(scorer.folder, scorer.key, scorer.scorer.method, scorer.scorer.calibration.as_record())
+
+
+def stage_batch(
+    settings: Settings, catalogue: Catalogue, stage: Stage, paths: Sequence[Path], *, force: bool = False
+) -> list[StagedDocument]:
+    """Stage a batch of files, one document at a time, with this process's scorer."""
+    scorer = document_scorer(settings, catalogue, stage.folder.parent)
+    if scorer.key != stage.key:
+        raise WarehouseError(
+            f"this worker would score with configuration {scorer.key}, the run prepared {stage.key}: "
+            "every worker needs the same code, models, calibration and exemplars"
+        )
+    return [stage_document(scorer, Path(p), force=force) for p in paths]
+
+
+def batches(paths: Sequence[Path], size: int) -> list[list[Path]]:
+    """``paths`` cut into lists of at most ``size``, in order."""
+    if not 1 <= size <= MAX_BATCH_SIZE:
+        raise SettingsError(f"batch size must be between 1 and {MAX_BATCH_SIZE}, got {size}")
+    return [list(paths[i : i + size]) for i in range(0, len(paths), size)]
+
+
+def _unique(staged: Sequence[StagedDocument]) -> list[StagedDocument]:
+    seen: dict[str, StagedDocument] = {}
+    for doc in staged:
+        seen.setdefault(doc.doc_id, doc)
+    return list(seen.values())
+
+
+def _bulk_insert(
+    con: duckdb.DuckDBPyConnection, table: str, files: list[str], run_values: dict[str, Any]
+) -> None:
+    """INSERT … SELECT … FROM read_parquet(files): the staged columns, plus the run's own values."""
+    if not files:
+        return
+    present = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [table]
+        ).fetchall()
+    }
+    staged = list(table_schemas()[table].names)
+    extra = [c for c in RUN_COLUMNS if c in present]
+    select = [f"s.{c}" for c in staged]
+    if table == MARKER_TABLE:  # the name in this corpus (a path inside it), as publish stores it
+        select[staged.index("file_name")] = "coalesce(n.file_name, s.file_name)"
+    select += ["CAST(? AS VARCHAR)"] * len(extra)
+    join = " LEFT JOIN _names n ON n.doc_id = s.doc_id" if table == MARKER_TABLE else ""
+    con.execute(
+        f"INSERT INTO {table} ({', '.join(staged + extra)}) SELECT {', '.join(select)} FROM read_parquet(?) s{join}",
+        [*(run_values[c] for c in extra), files],
+    )
+
+
+def load(
+    settings: Settings,
+    catalogue: Catalogue,
+    run_plan: Plan,
+    setup: ScoringSetup,
+    stage: Stage | None,
+    staged: Sequence[StagedDocument],
+    timings: dict[str, float],
+    started_at: float,
+    run_id: str | None = None,
+    *,
+    lock_wait: float = pipeline.PUBLISH_LOCK_WAIT_S,
+) -> RunSummary:
+    """Load the staged documents into a new warehouse snapshot and swap it in (all or nothing).
+
+    ``stage`` is None when the run had nothing to stage (no model was loaded).
+    """
+    tick = time.perf_counter()
+    run_id = run_id or warehouse.new_run_id()
+    docs = _unique(staged)
+    doc_ids = [d.doc_id for d in docs]
+    if docs and stage is None:
+        raise WarehouseError("documents were staged but no stage was given to load them from")
+    folder = stage.folder if stage is not None else Path()
+    missing = [d.file_name for d in docs if not staged_file(folder, MARKER_TABLE, d.doc_id).is_file()]
+    if missing:
+        raise WarehouseError(
+            f"{folder}: {len(missing)} document(s) were not staged ({', '.join(missing[:5])}); run again"
+        )
+    files = {
+        table: [str(p) for d in doc_ids if (p := staged_file(folder, table, d)).is_file()] for table in TABLES
+    }
+    failed = [d for d in docs if d.status != DocStatus.OK]
+    notes = tuple(
+        f"{dup}: same content as {kept}; stored once, as {kept}"
+        for dup, kept in sorted(run_plan.duplicates.items())
+    )
+    with warehouse.snapshot(settings.warehouse, wait=lock_wait) as con:
+        con.execute(f"SET memory_limit = '{LOADER_MEMORY_LIMIT}'")
+        known = warehouse.documents_in(con)
+        processed = set(doc_ids)
+        found = pipeline.changes(run_plan.hashes, run_plan.names, known, processed)
+        unchanged = sum(1 for doc_id in run_plan.names if doc_id not in processed)
+        warehouse.write_catalogue(con, catalogue)
+        warehouse.delete_documents(con, [*found.replaced, *doc_ids])
+        con.register(
+            "_names",
+            pd.DataFrame({"doc_id": list(run_plan.names), "file_name": list(run_plan.names.values())}),
+        )
+        try:
+            for table in TABLES:
+                _bulk_insert(
+                    con, table, files[table], {"run_id": run_id, "scoring_key": run_plan.scoring_key}
+                )
+        finally:
+            con.unregister("_names")
+        warehouse.mark_withdrawn(con, list(found.withdrawn), run_id)
+        warehouse.rename_documents(con, found.renamed)
+        timings = {**timings, "load": time.perf_counter() - tick}
+        n_embedded = sum(d.n_embedded for d in docs)
+        record = {
+            "run_id": run_id,
+            "started_at": pd.Timestamp(started_at, unit="s"),
+            "finished_at": pd.Timestamp(time.time(), unit="s"),
+            "status": "partial" if failed else "ok",
+            "code_version": provenance.code_version(),
+            "catalogue_fingerprint": catalogue.fingerprint,
+            "models": ",".join(settings.models),
+            "model_ids": stage.method if stage is not None else None,
+            "thresholds": stage.calibration if stage is not None else setup.calibration.as_record(),
+            "settings": settings.as_record(),
+            "scoring_key": run_plan.scoring_key,
+            "corpus_hash": run_plan.corpus_hash,
+            "n_documents": len(run_plan.hashes),
+            "n_processed": len(docs),
+            "n_failed": len(failed),
+            "n_unchanged": unchanged,
+            "n_withdrawn": len(found.withdrawn),
+            "n_replaced": len(found.replaced),
+            "n_clauses": sum(d.n_clauses for d in docs),
+            "n_embedded": n_embedded,
+            "timings": timings,
+        }
+        warehouse.write_run(con, record)
+    return RunSummary(
+        run_id=run_id,
+        warehouse=settings.warehouse,
+        n_files=len(run_plan.hashes),
+        n_processed=len(docs),
+        n_failed=len(failed),
+        failures=tuple(d.message for d in failed),
+        timings=timings,
+        record=record,
+        n_unchanged=unchanged,
+        n_withdrawn=len(found.withdrawn),
+        n_replaced=len(found.replaced),
+        n_embedded=n_embedded,
+        notes=notes,
+    )
+
+
+def default_staging(settings: Settings) -> Path:
+    """Where a warehouse's documents are staged unless told otherwise: beside it."""
+    return settings.warehouse.with_name(settings.warehouse.name + ".staging")
+
+
+def plan_run(settings: Settings, catalogue: Catalogue, *, force: bool = False) -> tuple[Plan, ScoringSetup]:
+    """The files to stage, the documents to keep, withdraw, replace or rename, and the calibration."""
+    setup = pipeline.scoring_setup(settings, catalogue)
+    known = warehouse.known_documents(settings.warehouse)
+    files = pipeline.corpus_files(settings.corpus)
+    return pipeline.plan(files, known, force=force, corpus=settings.corpus, scoring_key=setup.key), setup
+
+
+def run(
+    settings: Settings,
+    staging: Path | None = None,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    force: bool = False,
+) -> RunSummary:
+    """The staged pipeline in this process, without an orchestrator (the scale flow does the same
+    with its batches spread over a Dask cluster)."""
+    started = time.time()
+    timings: dict[str, float] = {}
+    tick = time.perf_counter()
+    catalogue = pipeline.load_run_catalogue(settings)
+    run_plan, setup = plan_run(settings, catalogue, force=force)
+    timings["plan"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    stage, staged = None, []
+    if run_plan.to_process:
+        stage = prepare(settings, catalogue, staging or default_staging(settings))
+        for batch in batches(run_plan.to_process, batch_size):
+            staged += stage_batch(settings, catalogue, stage, batch, force=force)
+    timings["stage"] = time.perf_counter() - tick
+    return load(settings, catalogue, run_plan, setup, stage, staged, timings, started)
+
+
+#: Columns that differ between two runs of the same documents (when and by which run).
+RUN_DEPENDENT = ("run_id", "scoring_key", "processed_at")
+
+
+def published_rows(path: Path) -> dict[str, pd.DataFrame]:
+    """Every document-level table of a warehouse, rows sorted, without the run-dependent columns
+    (``channel_scores`` as tuples of (channel, score)): two runs over the same documents with the
+    same scoring give equal frames."""
+    result = {}
+    with warehouse.read_only(path) as con:
+        for table in TABLES:
+            columns = [c for c in table_schemas()[table].names if c not in RUN_DEPENDENT]
+            select = [
+                "map_keys(channel_scores) AS _keys, map_values(channel_scores) AS _values"
+                if c == "channel_scores"
+                else c
+                for c in columns
+            ]
+            frame = con.execute(f"SELECT {', '.join(select)} FROM {table}").df()
+            if "_keys" in frame:
+                pairs = [
+                    tuple(zip(map(str, k), map(float, v), strict=True))
+                    for k, v in zip(frame["_keys"], frame["_values"], strict=True)
+                ]
+                frame = frame.drop(columns=["_keys", "_values"]).assign(channel_scores=pairs)[columns]
+            keys = [c for c in frame.columns if c != "channel_scores"]
+            result[table] = frame.sort_values(keys).reset_index(drop=True)
+    return result
+
+
+def differences(
+    left: dict[str, pd.DataFrame], right: dict[str, pd.DataFrame], *, atol: float = 0.0
+) -> list[str]:
+    """Where two ``published_rows`` differ: row counts, any non-float value, floats beyond ``atol``
+    (0: bit for bit). Empty when they agree."""
+    found = []
+    for table, a in left.items():
+        b = right[table]
+        if len(a) != len(b) or list(a.columns) != list(b.columns):
+            found.append(f"{table}: {len(a)} rows {list(a.columns)} against {len(b)} rows {list(b.columns)}")
+            continue
+        for column in a.columns:
+            x, y = a[column], b[column]
+            if column == "channel_scores":
+                flat_x = [v for row in x for _, v in row]
+                flat_y = [v for row in y for _, v in row]
+                names_equal = [[k for k, _ in row] for row in x] == [[k for k, _ in row] for row in y]
+                gap = (
+                    float(np.max(np.abs(np.subtract(flat_x, flat_y))))
+                    if flat_x and len(flat_x) == len(flat_y)
+                    else 0.0
+                )
+                if not names_equal or len(flat_x) != len(flat_y) or gap > atol:
+                    found.append(f"{table}.{column}: channels differ (largest score gap {gap:.3g})")
+            elif x.dtype.kind == "f":
+                gap = float(np.nanmax(np.abs(x.to_numpy() - y.to_numpy()))) if len(x) else 0.0
+                if gap > atol or not x.isna().equals(y.isna()):
+                    found.append(f"{table}.{column}: largest gap {gap:.3g} (allowed {atol:.3g})")
+            elif not x.equals(y):
+                found.append(
+                    f"{table}.{column}: {int((x.astype(str) != y.astype(str)).sum())} value(s) differ"
+                )
+    return found
