@@ -26,12 +26,15 @@ from prefect_dask import DaskTaskRunner
 
 from compare import pipeline, staging
 from compare.catalogue import Catalogue
+from compare.errors import SettingsError
 from compare.pipeline import Plan, RunSummary, ScoringSetup
 from compare.settings import DEFAULT_MODELS, DEFAULT_TOP_K, Settings
 from compare.staging import Stage, StagedDocument
 
 #: Threads per Dask worker process: parallelism comes from processes (each scores single-threaded).
 THREADS_PER_WORKER = 1
+#: A free port for a local cluster's dashboard (two clusters on one machine must not collide).
+DASHBOARD_ADDRESS = ":0"
 
 
 def task_runner(workers: int, address: str | None = None) -> TaskRunner:  # type: ignore[type-arg]
@@ -40,7 +43,7 @@ def task_runner(workers: int, address: str | None = None) -> TaskRunner:  # type
     if address:
         return DaskTaskRunner(address=address)
     if workers < 0:
-        raise ValueError(f"workers must be 0 (this process) or more, got {workers}")
+        raise SettingsError(f"workers must be 0 (this process) or more, got {workers}")
     if workers == 0:
         return ThreadPoolTaskRunner(max_workers=1)
     return DaskTaskRunner(
@@ -49,7 +52,7 @@ def task_runner(workers: int, address: str | None = None) -> TaskRunner:  # type
             "n_workers": workers,
             "threads_per_worker": THREADS_PER_WORKER,
             "processes": True,
-            "dashboard_address": None,
+            "dashboard_address": DASHBOARD_ADDRESS,
         },
     )
 

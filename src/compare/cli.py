@@ -33,6 +33,9 @@ app.add_typer(model_app, name="model")
 from compare.cli_review import review_app  # noqa: E402 - the review sub-app lives in its own module
 
 app.add_typer(review_app, name="review")
+from compare.cli_scale import scale_app  # noqa: E402 - the scale sub-app lives in its own module
+
+app.add_typer(scale_app, name="scale")
 #: Width used when output is not a terminal (logs, CI), so tables are not cut.
 PIPE_WIDTH = 150
 console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)

@@ -1,0 +1,154 @@
+"""``compare scale``: a large synthetic corpus, and runs spread over a Dask cluster.
+
+Registered on the main ``compare`` app in ``compare.cli``; see docs/scale.md.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from compare.errors import CompareError
+from compare.settings import DEFAULT_CORPUS, DEFAULT_MODELS, DEFAULT_TOP_K, DEFAULT_WAREHOUSE, Settings
+from compare.staging import DEFAULT_BATCH_SIZE
+
+#: Width used when output is not a terminal (logs, CI).
+PIPE_WIDTH = 150
+console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
+DEFAULT_SEED = 2015
+DEFAULT_WORKERS = 2
+
+scale_app = typer.Typer(
+    help="Scale out: generate a large synthetic corpus; run the pipeline on a Dask cluster.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def _fail(exc: CompareError) -> None:
+    console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+    raise typer.Exit(2)
+
+
+@scale_app.command("generate")
+def generate(
+    out: Annotated[Path, typer.Option(help="Folder to write the PDFs (and sources/, synthetic.json) into.")],
+    documents: Annotated[int, typer.Option(help="How many documents.")] = 300,
+    seed: Annotated[
+        int, typer.Option(help="Corpus seed: the same seed gives the same files.")
+    ] = DEFAULT_SEED,
+    jobs: Annotated[int, typer.Option(help="Processes drawing PDFs.")] = 1,
+    font: Annotated[Path | None, typer.Option(help="CJK font file (default: fonts-wqy-zenhei).")] = None,
+) -> None:
+    """Generate city and county plans by recombining and perturbing the sample plans.
+
+    Document i depends only on the seed and i: the first 30 of 300 documents are the 30-document
+    corpus. Unchanged PDFs are kept when the command runs again.
+
+    Example: compare scale generate --out /data/synthetic --documents 3000 --seed 2015 --jobs 2
+    """
+    from compare import synthetic
+
+    try:
+        result = synthetic.generate(out, documents, seed, jobs=jobs, font=str(font) if font else None)
+    except CompareError as exc:
+        _fail(exc)
+        return
+    console.print(
+        f"{result.folder}: {result.documents} documents (seed {seed}; drawn {result.rendered}, kept {result.reused}) "
+        f"in {result.seconds:.1f} s",
+        highlight=False,
+    )
+
+
+@scale_app.command("run")
+def run(
+    corpus: Annotated[Path, typer.Option(help="Folder of plan PDFs.")] = DEFAULT_CORPUS,
+    warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file to publish.")] = DEFAULT_WAREHOUSE,
+    staging: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the per-document Parquet files (default: <warehouse>.staging)."),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(help="Dask worker processes on this machine; 0 runs everything in this process.")
+    ] = DEFAULT_WORKERS,
+    address: Annotated[
+        str | None, typer.Option(help="Scheduler of an existing Dask cluster, e.g. tcp://scheduler:8786.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Documents per task.")] = DEFAULT_BATCH_SIZE,
+    models: Annotated[str, typer.Option(help="Comma-separated embedding models, fused.")] = ",".join(
+        DEFAULT_MODELS
+    ),
+    top_k: Annotated[int, typer.Option(help="Matches kept per clause.")] = DEFAULT_TOP_K,
+    force: Annotated[bool, typer.Option(help="Reprocess and restage every file.")] = False,
+) -> None:
+    """Stage new or changed PDFs in batches on a Dask cluster, then load them into the warehouse.
+
+    Results are the same, bit for bit, whatever the number of workers or the batch size.
+
+    Example: compare scale run --corpus /data/synthetic --warehouse warehouse/scale.duckdb --workers 2
+    """
+    for name, value in (
+        ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
+        ("PREFECT_LOGGING_LEVEL", "WARNING"),
+        ("HF_HUB_OFFLINE", "1"),
+        ("TRANSFORMERS_OFFLINE", "1"),
+        ("DASK_DISTRIBUTED__LOGGING__DISTRIBUTED", "warning"),
+    ):
+        os.environ.setdefault(name, value)
+    from compare.summary import DOCUMENT_STATUS_SQL
+    from compare.warehouse import read_only
+
+    try:
+        settings = Settings.from_env(corpus=corpus, warehouse=warehouse, models=models, top_k=top_k)
+        from flows.scale_flow import run_scale
+
+        summary = run_scale(
+            workers=workers,
+            address=address,
+            corpus=str(settings.corpus),
+            warehouse_path=str(settings.warehouse),
+            staging_dir=str(staging) if staging else None,
+            models=list(settings.models),
+            top_k=settings.top_k,
+            batch_size=batch_size,
+            force=force,
+        )
+        with read_only(summary.warehouse) as con:
+            documents = con.execute(DOCUMENT_STATUS_SQL).fetchall()
+            cells = con.execute(
+                "SELECT status, count(*) FROM coverage GROUP BY status ORDER BY status"
+            ).fetchall()
+    except CompareError as exc:
+        _fail(exc)
+        return
+    staged = summary.timings.get("stage", 0.0)
+    rate = (
+        f"{summary.n_processed / staged:.2f} documents/s staged"
+        if staged and summary.n_processed
+        else "nothing staged"
+    )
+    console.print(
+        f"warehouse: {summary.warehouse.resolve()}  (files {summary.n_files}, processed {summary.n_processed}, "
+        f"unchanged {summary.n_unchanged}, failed {summary.n_failed}; {rate}; seconds: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in summary.timings.items())
+        + ")",
+        highlight=False,
+    )
+    console.print(
+        "documents: "
+        + ", ".join(f"{s} {n}" for s, n in documents)
+        + "; cells: "
+        + ", ".join(f"{s} {n}" for s, n in cells),
+        highlight=False,
+    )
+    for message in summary.failures:
+        console.print(f"[yellow]failed:[/yellow] {escape(message)}", highlight=False)
+    if summary.n_failed:
+        raise typer.Exit(1)

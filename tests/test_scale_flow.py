@@ -1,0 +1,68 @@
+"""The scale flow on a local Dask cluster of two worker processes gives, bit for bit, the
+warehouse a single process gives."""
+
+from __future__ import annotations
+
+import pytest
+
+from compare import docscore, staging, synthetic
+from compare.errors import CompareError
+from compare.settings import Settings
+
+pytestmark = [pytest.mark.flow, pytest.mark.slow]
+DOCUMENTS = 5
+WORKERS = 2
+
+
+def _scorers_loaded() -> int:
+    """On a worker: how many scorers its process holds (models loaded once per process)."""
+    return len(docscore._PROCESS_SCORER)
+
+
+@pytest.fixture(scope="module")
+def harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+def test_two_dask_workers_publish_the_single_process_warehouse(harness, tmp_path, monkeypatch):
+    from distributed import Client, LocalCluster
+    from flows.scale_flow import run_scale
+
+    try:
+        synthetic.generate(tmp_path / "corpus", DOCUMENTS, seed=9)
+    except CompareError as exc:
+        pytest.skip(str(exc))
+    (tmp_path / "corpus" / "broken.pdf").write_bytes(b"%PDF-1.4 truncated")
+    monkeypatch.setenv("COMPARE_CACHE_DIR", str(tmp_path / "cache"))
+    parameters = {"corpus": str(tmp_path / "corpus"), "models": ["hashing"], "batch_size": 1}
+
+    with (
+        LocalCluster(
+            n_workers=WORKERS, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        summary = run_scale(
+            workers=WORKERS,
+            address=cluster.scheduler_address,
+            warehouse_path=str(tmp_path / "dask.duckdb"),
+            staging_dir=str(tmp_path / "stage-dask"),
+            **parameters,
+        )
+        loaded = client.run(_scorers_loaded)
+    assert sorted(loaded.values()) == [1] * WORKERS  # each worker process loaded its models, once
+    assert docscore._PROCESS_SCORER == {}  # and this process none: every batch ran on the cluster
+    assert (summary.n_files, summary.n_processed, summary.n_failed) == (DOCUMENTS + 1, DOCUMENTS + 1, 1)
+
+    single = Settings.from_env(
+        corpus=tmp_path / "corpus", warehouse=tmp_path / "single.duckdb", models="hashing"
+    )
+    staging.run(single, tmp_path / "stage-single", batch_size=4)
+    rows = staging.published_rows(tmp_path / "dask.duckdb")
+    assert staging.differences(rows, staging.published_rows(single.warehouse)) == []
+    assert len(rows["coverage"]) == DOCUMENTS * 65
+    statuses = dict(zip(rows["documents"]["file_name"], rows["documents"]["status"], strict=True))
+    assert statuses.pop("broken.pdf") == "corrupt" and set(statuses.values()) == {"ok"}
