@@ -34,7 +34,17 @@ FROM coverage_reviewed WHERE file_name = ?
 def _final(path, file_name):
     with warehouse.read_only(path) as con:
         rows = con.execute(FINAL_SQL, [file_name]).fetchall()
-    keys = ("machine", "verdict", "review", "final", "source", "reviewer", "evidence", "stale", "stale_verdict")
+    keys = (
+        "machine",
+        "verdict",
+        "review",
+        "final",
+        "source",
+        "reviewer",
+        "evidence",
+        "stale",
+        "stale_verdict",
+    )
     return {r[0]: dict(zip(keys, r[1:], strict=True)) for r in rows}
 
 
@@ -89,7 +99,9 @@ def test_verdicts_decide_the_final_status_and_survive_reruns(loop, tmp_path):
     overturned, reassigned = covered[0], covered[1]
     confirmed_absent = next(r for r in rows if r["machine_status"] == "absent")
     taken = {overturned["measure_id"], reassigned["measure_id"], confirmed_absent["measure_id"]}
-    target = next(r["measure_id"] for r in rows if r["machine_status"] == "absent" and r["measure_id"] not in taken)
+    target = next(
+        r["measure_id"] for r in rows if r["machine_status"] == "absent" and r["measure_id"] not in taken
+    )
     fill(
         book,
         {
@@ -103,7 +115,10 @@ def test_verdicts_decide_the_final_status_and_survive_reruns(loop, tmp_path):
 
     def check():
         final = _final(path, GUIZHOU)
-        assert (final[overturned["measure_id"]]["machine"], final[overturned["measure_id"]]["final"]) == ("covered", "absent")
+        assert (final[overturned["measure_id"]]["machine"], final[overturned["measure_id"]]["final"]) == (
+            "covered",
+            "absent",
+        )
         assert final[overturned["measure_id"]]["source"] == "review"
         assert final[overturned["measure_id"]]["evidence"] is None
         assert final[confirmed_absent["measure_id"]]["final"] == "absent"
@@ -114,7 +129,9 @@ def test_verdicts_decide_the_final_status_and_survive_reruns(loop, tmp_path):
         assert (implied["machine"], implied["verdict"], implied["final"]) == ("absent", "implied", "covered")
         assert implied["evidence"] == reassigned["evidence_clause_id"]
         untouched = [m for m, v in final.items() if m not in taken | {target}]
-        assert all(final[m]["source"] == "machine" and final[m]["final"] == final[m]["machine"] for m in untouched)
+        assert all(
+            final[m]["source"] == "machine" and final[m]["final"] == final[m]["machine"] for m in untouched
+        )
         assert all(v["source"] == "machine" for v in _final(path, NINGBO).values())
 
     check()
@@ -137,10 +154,16 @@ def test_verdicts_decide_the_final_status_and_survive_reruns(loop, tmp_path):
         assert con.execute("SELECT count(*) FROM reviews").fetchone() == (3,)
     assert states == [("stale", True)]
     final = _final(path, GUIZHOU)
-    assert final[overturned["measure_id"]]["stale"] and final[overturned["measure_id"]]["stale_verdict"] == "absent"
+    assert (
+        final[overturned["measure_id"]]["stale"]
+        and final[overturned["measure_id"]]["stale_verdict"] == "absent"
+    )
     assert final[reassigned["measure_id"]]["stale_verdict"] == f"reassigned:{target}"
     assert all(v["source"] == "machine" and v["final"] == v["machine"] for v in final.values())
-    with pytest.raises(ReviewError, match=rf"sheet '{sheet}' row {overturned['_row']}: cell .* no longer exists: {GUIZHOU} changed"):
+    with pytest.raises(
+        ReviewError,
+        match=rf"sheet '{sheet}' row {overturned['_row']}: cell .* no longer exists: {GUIZHOU} changed",
+    ):
         import_workbook(book, path, reviewer="Wang")
 
 
@@ -156,7 +179,9 @@ def test_cli_export_and_import(loop, tmp_path):
     fill(book, {(sheet, first["_row"]): {"verdict": "partial"}})
     result = runner.invoke(app, ["review", "import", str(book), "--warehouse", str(path)])
     assert result.exit_code == 2 and "no reviewer" in result.output
-    result = runner.invoke(app, ["review", "import", str(book), "--warehouse", str(path), "--reviewer", "Zhao"])
+    result = runner.invoke(
+        app, ["review", "import", str(book), "--warehouse", str(path), "--reviewer", "Zhao"]
+    )
     assert result.exit_code == 0, result.output
     assert "stored 1" in result.output
     again = tmp_path / "again.xlsx"
@@ -164,5 +189,7 @@ def test_cli_export_and_import(loop, tmp_path):
     rows = sheet_rows(again, sheet)
     assert rows[-1]["cell_key"] == first["cell_key"] and rows[-1]["previous_review"] == "partial (Zhao)"
     skipped = tmp_path / "skipped.xlsx"
-    runner.invoke(app, ["review", "export", "--warehouse", str(path), "--out", str(skipped), "--skip-reviewed"])
+    runner.invoke(
+        app, ["review", "export", "--warehouse", str(path), "--out", str(skipped), "--skip-reviewed"]
+    )
     assert first["cell_key"] not in {r["cell_key"] for r in sheet_rows(skipped, sheet)}

@@ -54,7 +54,9 @@ def test_verdicts_as_reviewers_type_them(typed, expected):
     assert parse_verdict(typed, MEASURES) == expected
 
 
-@pytest.mark.parametrize(("typed", "problem"), [("maybe", "not one of covered"), ("II.12.1", "names no national measure")])
+@pytest.mark.parametrize(
+    ("typed", "problem"), [("maybe", "not one of covered"), ("II.12.1", "names no national measure")]
+)
 def test_bad_verdicts_say_what_is_accepted(typed, problem):
     with pytest.raises(ValueError, match=problem):
         parse_verdict(typed, MEASURES)
@@ -76,10 +78,16 @@ def test_every_problem_is_named_and_nothing_is_imported(copies):
         (guizhou, bad_clause["_row"]): {"verdict": "covered", "clause": other[0]["evidence_clause_id"]},
         (guizhou, own["_row"]): {"verdict": own["measure_id"]},
         (guizhou, conflict["_row"]): {"verdict": "covered"},
-        (ningbo, other[1]["_row"]): {"verdict": "absent", "measure_id": "II.99.1", "cell_key": f"{other[1]['doc_id']}:II.99.1"},
+        (ningbo, other[1]["_row"]): {
+            "verdict": "absent",
+            "measure_id": "II.99.1",
+            "cell_key": f"{other[1]['doc_id']}:II.99.1",
+        },
     }
     if no_evidence is not None:
-        edits[(guizhou, no_evidence["_row"])] = {"verdict": "II.3.2" if no_evidence["measure_id"] != "II.3.2" else "II.3.1"}
+        edits[(guizhou, no_evidence["_row"])] = {
+            "verdict": "II.3.2" if no_evidence["measure_id"] != "II.3.2" else "II.3.1"
+        }
     fill(book, edits)
     wb = load_workbook(book)  # the same cell copied to the end of another sheet with another verdict
     copied = [conflict[k] for k in COLUMN_KEYS]
@@ -102,7 +110,9 @@ def test_every_problem_is_named_and_nothing_is_imported(copies):
         rf"sheet '{ningbo}' row {last_row}: absent",
     ]
     if no_evidence is not None:
-        expected.append(rf"sheet '{guizhou}' row {no_evidence['_row']}: verdict .* reassigns the evidence clause")
+        expected.append(
+            rf"sheet '{guizhou}' row {no_evidence['_row']}: verdict .* reassigns the evidence clause"
+        )
     for pattern in expected:
         assert any(re.search(pattern, line) for line in message.splitlines()), pattern
     assert message.startswith("review.xlsx: nothing imported;")
@@ -117,7 +127,9 @@ def test_clause_column_picks_a_shown_clause(copies):
     fill(book, {(sheet, row["_row"]): {"verdict": "covered", "clause": 2, "reviewer": "Li"}})
     assert import_workbook(book, path).stored == 1
     with warehouse.read_only(path) as con:
-        stored = con.execute("SELECT clause_id, clause_text IS NOT NULL, reviewer, source_row FROM reviews").fetchone()
+        stored = con.execute(
+            "SELECT clause_id, clause_text IS NOT NULL, reviewer, source_row FROM reviews"
+        ).fetchone()
     assert stored == (row["other_clause_ids"].split(",")[0], True, "Li", row["_row"])
 
 

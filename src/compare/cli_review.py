@@ -36,7 +36,9 @@ def _fail(exc: CompareError) -> None:
 def export(
     out: Annotated[Path, typer.Option(help="The .xlsx workbook to write.")],
     warehouse: Annotated[Path, typer.Option(help="Published DuckDB warehouse.")] = DEFAULT_WAREHOUSE,
-    skip_reviewed: Annotated[bool, typer.Option(help="Leave out cells that already have a current review.")] = False,
+    skip_reviewed: Annotated[
+        bool, typer.Option(help="Leave out cells that already have a current review.")
+    ] = False,
 ) -> None:
     """Write a review workbook: one sheet per document, one row per document x measure cell.
 
@@ -61,9 +63,13 @@ def export(
 
 @review_app.command("import")
 def import_(
-    workbook: Annotated[Path, typer.Argument(help="A workbook written by `compare review export` and filled in.")],
+    workbook: Annotated[
+        Path, typer.Argument(help="A workbook written by `compare review export` and filled in.")
+    ],
     warehouse: Annotated[Path, typer.Option(help="Published DuckDB warehouse.")] = DEFAULT_WAREHOUSE,
-    reviewer: Annotated[str | None, typer.Option(help="Reviewer for rows whose reviewer column is empty.")] = None,
+    reviewer: Annotated[
+        str | None, typer.Option(help="Reviewer for rows whose reviewer column is empty.")
+    ] = None,
 ) -> None:
     """Store the workbook's verdicts in the reviews table, all in one transaction.
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -83,6 +83,11 @@ class LabelledDocument:
     measure_ids: Sequence[str]
     exemplar_cosines: dict[str, np.ndarray] = field(default_factory=dict)
     bank: ExemplarBank | None = None
+    #: Reviewed cells (compare.review_labels): covered or absent whatever the items say.
+    positive_cells: frozenset[str] = frozenset()
+    negative_cells: frozenset[str] = frozenset()
+    #: The cells that count; None when the labels cover the whole document (a label file).
+    judged_cells: frozenset[str] | None = None
 
     def in_fold(self, excluded: frozenset[str]) -> LabelledDocument:
         """This document as seen in a fold: exemplars from ``excluded`` documents (and its own) do not count."""
@@ -95,7 +100,14 @@ class LabelledDocument:
 
     @property
     def gold_cells(self) -> set[str]:
-        return set().union(*(item.measure_ids for item in self.items)) if self.items else set()
+        from_items = set().union(*(item.measure_ids for item in self.items)) if self.items else set()
+        return (from_items | self.positive_cells) - self.negative_cells
+
+    def judged_mask(self, measure_ids: Sequence[str]) -> np.ndarray:
+        """Which cells count: all of a completely labelled document, else only the judged ones."""
+        if self.judged_cells is None:
+            return np.ones(len(measure_ids), dtype=bool)
+        return np.array([m in self.judged_cells for m in measure_ids], dtype=bool)
 
     def matchable_rows(self) -> list[int]:
         return [i for i, c in enumerate(self.doc.clauses) if c.kind in MATCHABLE_KINDS]
@@ -176,9 +188,10 @@ def fit_thresholds(
     split, but never above the covered threshold."""
     scores, gold = [], []
     for doc in docs:
-        scores.append(cell_scores(doc, weights))
+        mask = doc.judged_mask(measure_ids)
+        scores.append(cell_scores(doc, weights)[mask])
         cells = doc.gold_cells
-        gold.append(np.array([m in cells for m in measure_ids]))
+        gold.append(np.array([m in cells for m in measure_ids], dtype=bool)[mask])
     s, g = np.concatenate(scores), np.concatenate(gold)
     candidates = np.unique(s[np.isfinite(s)])
     best_t, best_f1 = float(candidates.max()) if candidates.size else 0.0, -1.0
@@ -248,7 +261,7 @@ def judge(
     top1 = top3 = measured = 0
     none_tp = none_pred = none_gold = 0
     tp = fp = fn = 0
-    located = items = 0
+    located = items = judged_cells = 0
     per_measure: dict[str, list[int]] = {m: [0, 0, 0] for m in measure_ids}
     for doc, calibration in zip(docs, calibrations, strict=True):
         weights, thresholds = calibration.weights, calibration.thresholds
@@ -277,7 +290,11 @@ def judge(
             top3 += bool(set(order) & item.measure_ids)
         scores = cell_scores(doc, weights)
         gold = doc.gold_cells
+        mask = doc.judged_mask(measure_ids)
+        judged_cells += int(mask.sum())
         for j, measure_id in enumerate(measure_ids):
+            if not mask[j]:
+                continue
             predicted = bool(scores[j] >= thresholds.covered)
             actual = measure_id in gold
             tp += predicted and actual
@@ -297,7 +314,7 @@ def judge(
         cell_precision=precision,
         cell_recall=recall,
         cell_f1=f1,
-        cells=len(docs) * len(measure_ids),
+        cells=judged_cells,
     )
     for measure_id, (m_tp, m_fp, m_fn) in per_measure.items():
         p, r, f = _f1(m_tp, m_fp, m_fn)
@@ -408,9 +425,20 @@ def labelled_documents(
     return docs, unlocated
 
 
-def evaluate(gold: Path, corpus: Path | None, scorer: Scorer, catalogue: Catalogue) -> Outcome:
-    """Leave-one-document-out figures on the gold folder, and a calibration fitted on all of it."""
+def evaluate(
+    gold: Path,
+    corpus: Path | None,
+    scorer: Scorer,
+    catalogue: Catalogue,
+    extend: Callable[[list[LabelledDocument]], list[LabelledDocument]] | None = None,
+) -> Outcome:
+    """Leave-one-document-out figures on the gold folder, and a calibration fitted on all of it.
+
+    ``extend`` may add to the labelled documents before the folds (compare.review_labels: reviews).
+    """
     docs, unlocated = labelled_documents(gold, corpus, scorer, catalogue)
+    if extend is not None:
+        docs = extend(docs)
     channel_names = list(docs[0].in_fold(frozenset()).channels)
     models = tuple(scorer.encoders)
     metrics, _ = leave_one_out(docs, channel_names, models, catalogue.ids)

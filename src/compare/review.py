@@ -122,18 +122,28 @@ class ChannelScale:
 
     @classmethod
     def fit(cls, samples: Mapping[str, Sequence[float] | np.ndarray]) -> ChannelScale:
-        return cls({name: np.sort(np.asarray(values, dtype=np.float64)) for name, values in samples.items() if len(values)})
+        return cls(
+            {
+                name: np.sort(np.asarray(values, dtype=np.float64))
+                for name, values in samples.items()
+                if len(values)
+            }
+        )
 
     def ranks(self, channels: Mapping[str, float]) -> dict[str, float]:
         """Per channel, the share of the reference scores at or below this one (channels without a reference are left out)."""
         return {
-            name: float(np.searchsorted(self.sorted_scores[name], value, side="right") / len(self.sorted_scores[name]))
+            name: float(
+                np.searchsorted(self.sorted_scores[name], value, side="right") / len(self.sorted_scores[name])
+            )
             for name, value in channels.items()
             if name in self.sorted_scores
         }
 
 
-def _group_rank(ranks: Mapping[str, float], weights: Mapping[str, float], names: Sequence[str]) -> float | None:
+def _group_rank(
+    ranks: Mapping[str, float], weights: Mapping[str, float], names: Sequence[str]
+) -> float | None:
     if not names:
         return None
     total = sum(max(weights.get(n, 0.0), 0.0) for n in names)
@@ -170,7 +180,11 @@ class Priority:
         if self.closeness >= REASON_FROM:
             parts.append("接近判定阈值 near the threshold")
         if self.disagreement >= REASON_FROM and self.gap is not None:
-            side = "语义通道更高 semantic higher" if self.gap > 0 else "词汇/范例通道更高 lexical/exemplar higher"
+            side = (
+                "语义通道更高 semantic higher"
+                if self.gap > 0
+                else "词汇/范例通道更高 lexical/exemplar higher"
+            )
             parts.append(f"通道分歧 channels disagree: {side}")
         return "；".join(parts)
 
@@ -275,7 +289,9 @@ PREVIOUS_SQL = "SELECT doc_id, measure_id, review_verdict, reviewer FROM coverag
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = con.execute("SELECT table_name FROM duckdb_tables() UNION SELECT view_name FROM duckdb_views()").fetchall()
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() UNION SELECT view_name FROM duckdb_views()"
+    ).fetchall()
     return {r[0] for r in rows}
 
 
@@ -323,7 +339,9 @@ def review_documents(con: duckdb.DuckDBPyConnection) -> list[ReviewDocument]:
     if "coverage_reviewed" in _tables(con):
         previous = {(d, m): f"{v} ({who})" for d, m, v, who in con.execute(PREVIOUS_SQL).fetchall()}
     cells_by_doc: dict[str, list[ReviewCell]] = {}
-    for doc_id, measure_id, section_zh, title_en, status, score, evidence_id, run_id in con.execute(CELLS_SQL).fetchall():
+    for doc_id, measure_id, section_zh, title_en, status, score, evidence_id, run_id in con.execute(
+        CELLS_SQL
+    ).fetchall():
         if run_id not in calibrations:
             raise ReviewError(f"coverage of {doc_id} names run {run_id}, which is not in the runs table")
         covered, weights = calibrations[run_id]
@@ -347,7 +365,9 @@ def review_documents(con: duckdb.DuckDBPyConnection) -> list[ReviewDocument]:
                 score=float(score),
                 run_id=run_id,
                 evidence=tuple(evidence[:EVIDENCE_SHOWN]),
-                priority=priority(float(score), covered, weights, scale.ranks(top_channels) if top_channels else None),
+                priority=priority(
+                    float(score), covered, weights, scale.ranks(top_channels) if top_channels else None
+                ),
                 previous=previous.get((doc_id, measure_id)),
             )
         )

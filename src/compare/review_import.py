@@ -79,7 +79,10 @@ class _Warehouse:
 
     @classmethod
     def read(cls, con: duckdb.DuckDBPyConnection, doc_ids: set[str]) -> _Warehouse:
-        documents = {r[0]: r[1:] for r in con.execute("SELECT doc_id, file_name, sha256, status FROM documents").fetchall()}
+        documents = {
+            r[0]: r[1:]
+            for r in con.execute("SELECT doc_id, file_name, sha256, status FROM documents").fetchall()
+        }
         current = {f: d for d, (f, _, s) in documents.items() if s == "ok"}
         measures = frozenset(r[0] for r in con.execute("SELECT measure_id FROM national_measures").fetchall())
         ids = pd.DataFrame({"doc_id": sorted(doc_ids) or [""]})
@@ -92,7 +95,9 @@ class _Warehouse:
                 ).fetchall()
             }
             clauses = dict(
-                con.execute("SELECT clause_id, text FROM clauses WHERE doc_id IN (SELECT doc_id FROM _review_docs)").fetchall()
+                con.execute(
+                    "SELECT clause_id, text FROM clauses WHERE doc_id IN (SELECT doc_id FROM _review_docs)"
+                ).fetchall()
             )
         finally:
             con.unregister("_review_docs")
@@ -145,7 +150,9 @@ def _check_row(
     doc_id = _text(row.values.get("doc_id"))
     measure_id = _text(row.values.get("measure_id"))
     if key != cell_key(doc_id, measure_id):
-        problems.append(f"{row.where}: cell_key {key!r} does not match doc_id {doc_id!r} and measure_id {measure_id!r}")
+        problems.append(
+            f"{row.where}: cell_key {key!r} does not match doc_id {doc_id!r} and measure_id {measure_id!r}"
+        )
         return None
     if measure_id not in store.measures:
         problems.append(f"{row.where}: unknown measure id {measure_id!r}")
@@ -155,10 +162,14 @@ def _check_row(
     except ValueError as exc:
         problems.append(f"{row.where}: {exc}")
     if verdict is not None and verdict.reassigned_to == measure_id:
-        problems.append(f"{row.where}: verdict {measure_id} names the row's own measure; write covered or partial")
+        problems.append(
+            f"{row.where}: verdict {measure_id} names the row's own measure; write covered or partial"
+        )
     status = _text(row.values.get("machine_status"))
     if status not in MACHINE_STATUSES:
-        problems.append(f"{row.where}: machine_status {status!r} is not covered, partial or absent (leave that column as exported)")
+        problems.append(
+            f"{row.where}: machine_status {status!r} is not covered, partial or absent (leave that column as exported)"
+        )
     score = row.values.get("score")
     if not isinstance(score, int | float):
         problems.append(f"{row.where}: score {score!r} is not a number (leave that column as exported)")
@@ -167,25 +178,40 @@ def _check_row(
         problems.append(f"{row.where}: no reviewer; fill the reviewer column or pass --reviewer")
     file_name, _, doc_status = store.documents.get(doc_id, (exported.get(doc_id), "", "gone"))
     if file_name is None:
-        problems.append(f"{row.where}: unknown document {doc_id!r}: neither the warehouse nor the workbook's export record has it")
+        problems.append(
+            f"{row.where}: unknown document {doc_id!r}: neither the warehouse nor the workbook's export record has it"
+        )
         return None
     if doc_status != "ok":
         newer = store.current_by_name.get(file_name)
         why = (
             f"{file_name} changed since the export (now document {newer})"
             if newer
-            else f"{file_name} left the corpus" if doc_status in {"gone", "withdrawn"} else f"{file_name} is {doc_status}"
+            else f"{file_name} left the corpus"
+            if doc_status in {"gone", "withdrawn"}
+            else f"{file_name} is {doc_status}"
         )
         problems.append(f"{row.where}: cell {key} no longer exists: {why}; export a new workbook")
         return None
     if (doc_id, measure_id) not in store.cells and measure_id in store.measures:
-        problems.append(f"{row.where}: cell {key} no longer exists in the coverage table; export a new workbook")
+        problems.append(
+            f"{row.where}: cell {key} no longer exists in the coverage table; export a new workbook"
+        )
     clause_id = _clause(row, doc_id, store.clauses, problems)
-    if verdict is not None and verdict.verdict == REASSIGNED and clause_id is None and len(problems) == before:
-        problems.append(f"{row.where}: verdict {verdict} reassigns the evidence clause, but the row shows none; name one in the clause column")
-    if len(problems) > before or verdict is None:
+    if (
+        verdict is not None
+        and verdict.verdict == REASSIGNED
+        and clause_id is None
+        and len(problems) == before
+    ):
+        problems.append(
+            f"{row.where}: verdict {verdict} reassigns the evidence clause, but the row shows none; name one in the clause column"
+        )
+    if len(problems) > before or verdict is None or not isinstance(score, int | float):
         return None
-    return _Checked(row, doc_id, measure_id, verdict, clause_id, who, _text(row.values.get("note")), status, float(score))  # type: ignore[arg-type]
+    return _Checked(
+        row, doc_id, measure_id, verdict, clause_id, who, _text(row.values.get("note")), status, float(score)
+    )
 
 
 def _conflicts(checked: list[_Checked]) -> list[str]:
@@ -269,7 +295,9 @@ def import_workbook(path: Path, warehouse_path: Path, reviewer: str | None = Non
             frame = pd.DataFrame(new, columns=list(REVIEW_COLUMNS))
             con.register("_reviews", frame)
             try:
-                con.execute(f"INSERT INTO reviews ({', '.join(REVIEW_COLUMNS)}) SELECT {', '.join(REVIEW_COLUMNS)} FROM _reviews")
+                con.execute(
+                    f"INSERT INTO reviews ({', '.join(REVIEW_COLUMNS)}) SELECT {', '.join(REVIEW_COLUMNS)} FROM _reviews"
+                )
             finally:
                 con.unregister("_reviews")
     verdicts = Counter(r["verdict"] for r in records)

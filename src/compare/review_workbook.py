@@ -99,7 +99,15 @@ COLUMNS: tuple[Column, ...] = (
 )
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 #: Columns import cannot do without.
-REQUIRED_KEYS = ("cell_key", "doc_id", "measure_id", "machine_status", "score", "evidence_clause_id", "verdict")
+REQUIRED_KEYS = (
+    "cell_key",
+    "doc_id",
+    "measure_id",
+    "machine_status",
+    "score",
+    "evidence_clause_id",
+    "verdict",
+)
 #: Panes frozen below the header and right of the measure id.
 FREEZE_AT = f"C{FIRST_DATA_ROW}"
 
@@ -231,10 +239,22 @@ def write_workbook(
     names = sheet_names(documents)
     for line in README_LINES:
         readme.append([line])
-    readme.append(["工作表 sheet", "文件 file", "文号 number", "单元格 cells", "已审核 reviewed", "最高优先级 top priority", "doc_id"])
+    readme.append(
+        [
+            "工作表 sheet",
+            "文件 file",
+            "文号 number",
+            "单元格 cells",
+            "已审核 reviewed",
+            "最高优先级 top priority",
+            "doc_id",
+        ]
+    )
     for name, doc in zip(names, documents, strict=True):
         top = max((c.priority.value for c in doc.cells if c.previous is None), default=0.0)
-        readme.append([name, doc.file_name, doc.doc_number, len(doc.cells), doc.reviewed, round(top, 3), doc.doc_id])
+        readme.append(
+            [name, doc.file_name, doc.doc_number, len(doc.cells), doc.reviewed, round(top, 3), doc.doc_id]
+        )
     readme.column_dimensions["A"].width = 28
     for letter in "BCDEFG":
         readme.column_dimensions[letter].width = 20
@@ -261,7 +281,11 @@ def write_workbook(
         _style_sheet(sheet, len(doc.cells), validation)
 
     meta = book.create_sheet(EXPORT_SHEET)
-    for key, value in {"format": WORKBOOK_FORMAT, "exported_at": f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}", **export}.items():
+    for key, value in {
+        "format": WORKBOOK_FORMAT,
+        "exported_at": f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}",
+        **export,
+    }.items():
         meta.append([key, value])
     meta.sheet_state = "hidden"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -309,14 +333,18 @@ def read_workbook(path: Path) -> WorkbookRows:
     except Exception as exc:  # openpyxl raises many types for a file that is not a workbook
         raise ReviewError(f"{path.name}: not an .xlsx workbook ({type(exc).__name__}: {exc})") from exc
     if EXPORT_SHEET not in book.sheetnames:
-        raise ReviewError(f"{path.name}: no {EXPORT_SHEET} sheet; not a workbook written by `compare review export`")
+        raise ReviewError(
+            f"{path.name}: no {EXPORT_SHEET} sheet; not a workbook written by `compare review export`"
+        )
     export = {
         str(k): "" if v is None else str(v)
         for k, v, *_ in book[EXPORT_SHEET].iter_rows(values_only=True)
         if k is not None
     }
     if export.get("format") != WORKBOOK_FORMAT:
-        raise ReviewError(f"{path.name}: workbook format {export.get('format')!r}, expected {WORKBOOK_FORMAT!r}")
+        raise ReviewError(
+            f"{path.name}: workbook format {export.get('format')!r}, expected {WORKBOOK_FORMAT!r}"
+        )
     result = WorkbookRows(export)
     for sheet in book.worksheets:
         if sheet.title in {README_SHEET, LISTS_SHEET, EXPORT_SHEET}:
@@ -328,10 +356,14 @@ def read_workbook(path: Path) -> WorkbookRows:
                 header_row, keys = row[0].row, found
                 break
         if header_row is None:
-            result.problems.append(f"sheet '{sheet.title}': no header row with a cell_key column; not a review sheet")
+            result.problems.append(
+                f"sheet '{sheet.title}': no header row with a cell_key column; not a review sheet"
+            )
             continue
         if missing := [k for k in REQUIRED_KEYS if k not in keys]:
-            result.problems.append(f"sheet '{sheet.title}' row {header_row}: missing columns {', '.join(missing)}")
+            result.problems.append(
+                f"sheet '{sheet.title}' row {header_row}: missing columns {', '.join(missing)}"
+            )
             continue
         for row in sheet.iter_rows(min_row=header_row + 1):
             by_column = {c.column: c.value for c in row}
@@ -346,7 +378,9 @@ def read_workbook(path: Path) -> WorkbookRows:
     return result
 
 
-def export_workbook(warehouse_path: Path, out: Path, *, skip_reviewed: bool = False) -> tuple[Path, list[ReviewDocument]]:
+def export_workbook(
+    warehouse_path: Path, out: Path, *, skip_reviewed: bool = False
+) -> tuple[Path, list[ReviewDocument]]:
     """Write the review workbook of every ok document in the published warehouse."""
     with warehouse.read_only(warehouse_path) as con:
         documents = review_documents(con)
