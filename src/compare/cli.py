@@ -110,8 +110,13 @@ def evaluate(
     models: Annotated[str, typer.Option(help="Comma-separated embedding models, fused.")] = ",".join(Settings().models),
     out: Annotated[Path, typer.Option(help="Markdown file for the figures.")] = Path("docs/evaluation.md"),
     calibrate: Annotated[bool, typer.Option(help="Also write the calibration fitted on all labelled documents.")] = False,
+    with_reviews: Annotated[bool, typer.Option(help="Merge the warehouse's expert reviews into the labels (docs/review.md).")] = False,
 ) -> None:
     """Judge the matching against gold labels, leave-one-document-out.
+
+    With --with-reviews, the current review verdicts in the warehouse count as labels too (a
+    verdict wins over a label file; a reviewed document without one is judged on its reviewed
+    cells only), for the figures and for --calibrate.
 
     Each labelled document is judged by fusion weights and thresholds fitted on the other
     documents only. With --calibrate, the calibration fitted on all of them is written to the
@@ -132,7 +137,11 @@ def evaluate(
         settings = Settings.from_env(warehouse=warehouse, models=models)
         catalogue = load_catalogue(settings.catalogue)
         scorer = Scorer.from_settings(settings, catalogue)
-        outcome = ev.evaluate(gold, corpus, scorer, catalogue)
+        from compare.review_labels import review_extender
+
+        review_notes: list[str] = []
+        extend = review_extender(settings.warehouse, corpus or settings.corpus, scorer, catalogue, review_notes)
+        outcome = ev.evaluate(gold, corpus, scorer, catalogue, extend=extend if with_reviews else None)
     except CompareError as exc:
         _fail(exc)
         return
@@ -140,6 +149,7 @@ def evaluate(
         f"documents: {', '.join(outcome.documents)}",
         "protocol: leave-one-document-out (each document judged by a calibration fitted on the others)",
         f"models: {', '.join(settings.models)}",
+        *review_notes,
     ]
     if outcome.unlocated:
         notes.append(f"labelled items not found among the clauses: {', '.join(outcome.unlocated)}")
@@ -153,7 +163,7 @@ def evaluate(
         "gold": str(gold),
         "documents": ",".join(outcome.documents),
         "models": ",".join(settings.models),
-        "protocol": "leave-one-document-out",
+        "protocol": "leave-one-document-out" + (", label files and expert reviews" if with_reviews else ""),
         **outcome.metrics.as_dict(),
         "calibration": outcome.calibration.as_record(),
     }
