@@ -22,6 +22,7 @@ from compare import __version__
 from compare.report_data import ReportData, report_data
 from compare.report_objectives import NATIONAL_OBJECTIVES, NATIONAL_OBJECTIVES_SOURCE
 from compare.report_pdf import pdf_from_html
+from compare.report_reviews import review_progress
 from compare.report_views import (
     LIGHT_TEXT_FROM,
     STATUS_LABELS,
@@ -200,6 +201,7 @@ def report_context(data: ReportData) -> dict[str, Any]:
         ],
         "objectives": NATIONAL_OBJECTIVES,
         "objectives_source": NATIONAL_OBJECTIVES_SOURCE,
+        "reviews": review_progress(data.coverage),
     }
 
 
@@ -270,5 +272,13 @@ def committee_summary_markdown(warehouse_path: Path | str) -> str:
             "figures on other documents will be lower). "
             f"{g['n_partial']} partial cells are questions for a reviewer.",
         ]
+    progress = review_progress(data.coverage)
+    lines += [
+        "",
+        f"**Expert review 专家审核**: {progress.reviewed} of {progress.cells} cells decided by reviewers "
+        f"({100 * progress.share:.1f}%; {progress.overturned} overturned the machine"
+        + (f", {progress.stale} reviews stale after a file changed" if progress.stale else "")
+        + f"); {progress.machine_only} cells are machine-only.",
+    ]
     lines += ["", f"Full report with evidence: `compare report --warehouse {warehouse_path}`"]
     return "\n".join(lines) + "\n"

@@ -19,6 +19,7 @@ import pandas as pd
 
 from compare import warehouse
 from compare.errors import WarehouseError
+from compare.report_reviews import reviewed_coverage
 
 #: The 31 provincial-level divisions in the order of the national administrative code (GB/T 2260).
 PROVINCE_ORDER: tuple[str, ...] = (
@@ -247,7 +248,7 @@ def report_data(path: Path) -> ReportData:
         if runs.empty:
             raise WarehouseError(f"{path}: no run recorded in the runs table; run `compare run` first")
         documents = con.execute(DOCUMENTS_SQL).df()
-        coverage = con.execute(COVERAGE_SQL).df()
+        coverage = reviewed_coverage(con, con.execute(COVERAGE_SQL).df())  # final status: a review wins
         ok = documents[documents["status"].eq(OK_STATUS)]
         docs = _ordered_documents(ok, coverage, len(measures))
         failed = documents[~documents["status"].eq(OK_STATUS)].sort_values("file_name").reset_index(drop=True)

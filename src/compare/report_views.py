@@ -16,6 +16,7 @@ import pandas as pd
 
 from compare.report_data import ReportData, clause_anchor, measure_anchor, section_anchor
 from compare.report_objectives import national_objective
+from compare.report_reviews import review_mark
 
 #: Cell status -> (Chinese, English, symbol). The symbol keeps the status readable in grey print.
 STATUS_LABELS: dict[str, tuple[str, str, str]] = {
@@ -131,6 +132,9 @@ def _cell_view(data: ReportData, cell: dict[str, Any] | None, label: str, measur
         + (f" · score {score:.1f}" if score is not None else "")
         + (f" · p.{page}" if page else ""),
     )
+    view.update(review_mark(cell))
+    if view["mark"]:
+        view["title"] += f" · {view['mark_text']}"
     return view
 
 
