@@ -35,7 +35,8 @@ MARKS: dict[str, tuple[str, str, str, str]] = {
 
 
 def _has_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [name]).fetchone()[0])
+    row = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [name]).fetchone()
+    return bool(row and row[0])
 
 
 def reviewed_coverage(con: duckdb.DuckDBPyConnection, coverage: pd.DataFrame) -> pd.DataFrame:
