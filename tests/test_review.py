@@ -193,3 +193,12 @@ def test_cli_export_and_import(loop, tmp_path):
         app, ["review", "export", "--warehouse", str(path), "--out", str(skipped), "--skip-reviewed"]
     )
     assert first["cell_key"] not in {r["cell_key"] for r in sheet_rows(skipped, sheet)}
+
+
+def test_review_commands_have_help_with_an_example():
+    runner = CliRunner()
+    for command in ("export", "import"):
+        result = runner.invoke(app, ["review", command, "--help"])
+        assert result.exit_code == 0 and "Example: compare review" in result.output
+    result = runner.invoke(app, ["evaluate", "--help"])
+    assert "--with-reviews" in result.output
