@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, task, unmapped
 from prefect.cache_policies import NO_CACHE
@@ -37,7 +38,7 @@ THREADS_PER_WORKER = 1
 DASHBOARD_ADDRESS = ":0"
 
 
-def task_runner(workers: int, address: str | None = None) -> TaskRunner:  # type: ignore[type-arg]
+def task_runner(workers: int, address: str | None = None) -> TaskRunner[Any]:
     """Where the batches run: a cluster at ``address``, a local cluster of ``workers`` processes,
     or (``workers=0``) this process, one batch at a time."""
     if address:
@@ -139,6 +140,7 @@ def compare_scale(
     return summary
 
 
-def run_scale(*, workers: int, address: str | None = None, **parameters: object) -> RunSummary:
+def run_scale(*, workers: int, address: str | None = None, **parameters: Any) -> RunSummary:
     """Run ``compare-scale`` on the task runner that ``workers`` / ``address`` name."""
-    return compare_scale.with_options(task_runner=task_runner(workers, address))(**parameters)  # type: ignore[arg-type]
+    runner = task_runner(workers, address)
+    return compare_scale.with_options(task_runner=runner)(**parameters)

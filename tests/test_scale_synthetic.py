@@ -133,3 +133,9 @@ def test_cli_help_has_examples_and_generate_runs(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert len(list(tmp_path.glob("*.pdf"))) == 2
+
+
+def test_the_cli_batch_size_default_is_the_staging_default():
+    from compare import cli_scale, staging
+
+    assert cli_scale.DEFAULT_BATCH_SIZE == staging.DEFAULT_BATCH_SIZE

@@ -16,13 +16,14 @@ from rich.markup import escape
 
 from compare.errors import CompareError
 from compare.settings import DEFAULT_CORPUS, DEFAULT_MODELS, DEFAULT_TOP_K, DEFAULT_WAREHOUSE, Settings
-from compare.staging import DEFAULT_BATCH_SIZE
 
 #: Width used when output is not a terminal (logs, CI).
 PIPE_WIDTH = 150
 console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
 DEFAULT_SEED = 2015
 DEFAULT_WORKERS = 2
+#: Documents per task (compare.staging.DEFAULT_BATCH_SIZE; not imported here, to keep `compare --help` fast).
+DEFAULT_BATCH_SIZE = 8
 
 scale_app = typer.Typer(
     help="Scale out: generate a large synthetic corpus; run the pipeline on a Dask cluster.",
