@@ -488,6 +488,14 @@ def load_run_catalogue(settings: Settings) -> Catalogue:
     return with_chinese(catalogue, chinese_texts(parsed.clauses), pdfs[0])
 
 
+def plan_run(settings: Settings, catalogue: Catalogue, *, force: bool = False) -> tuple[Plan, ScoringSetup]:
+    """The plan of a run over the settings' corpus and warehouse, and what it will score with."""
+    setup = scoring_setup(settings, catalogue)
+    files = corpus_files(settings.corpus)
+    known = warehouse.known_documents(settings.warehouse)
+    return plan(files, known, force=force, corpus=settings.corpus, scoring_key=setup.key), setup
+
+
 def run(
     settings: Settings,
     *,
@@ -503,10 +511,7 @@ def run(
     timings: dict[str, float] = {}
     tick = time.perf_counter()
     catalogue = load_run_catalogue(settings)
-    setup = scoring_setup(settings, catalogue)
-    files = corpus_files(settings.corpus)
-    known = warehouse.known_documents(settings.warehouse)
-    run_plan = plan(files, known, force=force, corpus=settings.corpus, scoring_key=setup.key)
+    run_plan, setup = plan_run(settings, catalogue, force=force)
     timings["plan"] = time.perf_counter() - tick
     tick = time.perf_counter()
     docs = []

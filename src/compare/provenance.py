@@ -2,7 +2,8 @@
 
 - ``code_version``: the package version, the git commit when the code runs from a checkout,
   and a hash of the package's source files (so an edited working tree is told apart);
-- ``source_fingerprint``: that hash alone, which keys the cross-run cache of parsed documents;
+- ``source_fingerprint``: that hash alone; with a file's content hash it keys the cross-run
+  cache of parsed documents (``parse_key``);
 - ``scoring_key``: everything that decides a document's scores (models, top-k, national
   catalogue, calibration, exemplars). A document scored under another key is scored again.
 """
@@ -19,6 +20,7 @@ from compare import __version__
 from compare.calibration import Calibration
 from compare.catalogue import Catalogue
 from compare.exemplars import ExemplarBank
+from compare.extract import sha256_of
 from compare.settings import Settings
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -61,6 +63,15 @@ def code_version() -> str:
     commit = _git_commit()
     local = f"g{commit}." if commit else ""
     return f"{__version__}+{local}src{source_fingerprint()}"
+
+
+def parse_key(path: Path) -> str:
+    """The cache key of a parsed document: the file's content and the code that parses it.
+
+    Models play no part in parsing (they only score), so they are not in the key: a change of
+    models reuses the parsed documents, while the embedding cache is keyed by model id.
+    """
+    return f"parse-{sha256_of(path)}-{source_fingerprint()}"
 
 
 def exemplar_fingerprint(bank: ExemplarBank) -> str:
