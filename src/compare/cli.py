@@ -36,6 +36,9 @@ app.add_typer(review_app, name="review")
 from compare.cli_scale import scale_app  # noqa: E402 - the scale sub-app lives in its own module
 
 app.add_typer(scale_app, name="scale")
+from compare.cli_warehouse import register as _register_warehouse_commands  # noqa: E402 - status, export, query, serve
+
+_register_warehouse_commands(app)
 #: Width used when output is not a terminal (logs, CI), so tables are not cut.
 PIPE_WIDTH = 150
 console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
@@ -60,8 +63,12 @@ def run(
     models: Annotated[str, typer.Option(help="Comma-separated embedding models, fused.")] = ",".join(Settings().models),
     top_k: Annotated[int, typer.Option(help="Matches kept per clause.")] = Settings().top_k,
     force: Annotated[bool, typer.Option(help="Reprocess every file, even unchanged ones.")] = False,
+    workers: Annotated[int, typer.Option(help="Parsing processes (1: parse in the flow's process).")] = 1,
 ) -> None:
     """Match every new or changed PDF to the national measures and publish the warehouse.
+
+    Unchanged files are skipped (nothing is extracted or embedded again); a removed file's
+    document is marked withdrawn. The run publishes completely or not at all.
 
     Example: compare run --corpus corpora/provincial --warehouse warehouse/compare.duckdb
     """
@@ -81,6 +88,7 @@ def run(
             models=list(settings.models),
             top_k=settings.top_k,
             force=force,
+            workers=workers,
         )
     except CompareError as exc:
         _fail(exc)
@@ -94,10 +102,13 @@ def run(
     console.print(view)
     console.print(
         f"warehouse: {summary.warehouse.resolve()}  (files {summary.n_files}, processed {summary.n_processed}, "
+        f"unchanged {summary.n_unchanged}, withdrawn {summary.n_withdrawn}, replaced {summary.n_replaced}, "
         f"failed {summary.n_failed}; seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in summary.timings.items()) + ")"
     )
     for message in summary.failures:
         console.print(f"[yellow]failed:[/yellow] {message}")
+    for note in summary.notes:
+        console.print(f"note: {note}")
     if summary.n_failed:
         raise typer.Exit(1)
 
