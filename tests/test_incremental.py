@@ -12,7 +12,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from compare import pipeline, warehouse
 from compare.extract import sha256_of
@@ -20,7 +22,7 @@ from compare.records import DocStatus
 from compare.settings import Settings
 from tests.conftest import CORPUS
 
-A, B, C = "ningbo-2016-29.pdf", "guizhou-2015-35.pdf", "chengdu-2016-12.pdf"
+A, B = "ningbo-2016-29.pdf", "guizhou-2015-35.pdf"
 
 
 @pytest.fixture
