@@ -64,9 +64,8 @@ def parse_document(path: Path) -> ParsedDocument:
     return pipeline.parse_document(path)
 
 
-@flow(name="extract-documents")
-def extract_documents(paths: list[Path], results: str, refresh: bool = False) -> list[ParsedDocument]:
-    """Parse every file (in the task runner this subflow is given), in the order given."""
+def parse_all(paths: list[Path], results: str, refresh: bool = False) -> list[ParsedDocument]:
+    """Parse every file in the current flow's task runner, in the order given, with a progress bar."""
     parse = parse_document.with_options(result_storage=Path(results), refresh_cache=refresh)
     futures = parse.map(paths)
     for _ in tqdm(as_completed(futures), total=len(futures), desc="extract", unit="file", disable=None):
@@ -74,11 +73,15 @@ def extract_documents(paths: list[Path], results: str, refresh: bool = False) ->
     return [f.result() for f in futures]
 
 
-def extraction_runner(workers: int, n_files: int) -> ProcessPoolTaskRunner | ThreadPoolTaskRunner:
-    """A process pool for ``workers`` > 1 and enough files, else one thread (never several: pdfium)."""
-    if workers > 1 and n_files >= MIN_FILES_FOR_PROCESSES:
-        return ProcessPoolTaskRunner(max_workers=min(workers, n_files))
-    return ThreadPoolTaskRunner(max_workers=1)
+@flow(name="extract-documents")
+def extract_documents(paths: list[Path], results: str, refresh: bool = False) -> list[ParsedDocument]:
+    """``parse_all`` as a subflow, to give it a process pool."""
+    return parse_all(paths, results, refresh)
+
+
+def use_processes(workers: int, n_files: int) -> bool:
+    """Whether parsing goes to a process pool: ``workers`` > 1 and enough files to repay starting it."""
+    return workers > 1 and n_files >= MIN_FILES_FOR_PROCESSES
 
 
 @task(name="score")
@@ -110,7 +113,7 @@ def _records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()} for row in rows]
 
 
-@flow(name="compare-run", log_prints=True)
+@flow(name="compare-run", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=1))  # one parse at a time
 def compare_run(
     corpus: str = str(Settings().corpus),
     warehouse_path: str = str(Settings().warehouse),
@@ -133,10 +136,12 @@ def compare_run(
     timings["plan"] = time.perf_counter() - tick
     tick = time.perf_counter()
     docs: list[ParsedDocument] = []
-    if run_plan.to_process:
-        runner = extraction_runner(workers, len(run_plan.to_process))
-        results = str(settings.cache_dir / RESULTS_FOLDER)
-        docs = extract_documents.with_options(task_runner=runner)(list(run_plan.to_process), results, force)
+    paths, results = list(run_plan.to_process), str(settings.cache_dir / RESULTS_FOLDER)
+    if use_processes(workers, len(paths)):
+        pool = ProcessPoolTaskRunner(max_workers=min(workers, len(paths)))
+        docs = extract_documents.with_options(task_runner=pool)(paths, results, force)
+    elif paths:
+        docs = parse_all(paths, results, force)
     timings["extract"] = time.perf_counter() - tick
     tick = time.perf_counter()
     scored = score(settings, national, docs)
