@@ -155,7 +155,9 @@ def _previous_state(tmp_path: Path, cache_dir: Path) -> tuple[Settings, str]:
     corpus.mkdir()
     for sample in (A, B):
         shutil.copy(CORPUS / sample, corpus / sample)
-    settings = Settings.from_env(corpus=corpus, warehouse=tmp_path / "w.duckdb", models=("hashing",), cache_dir=cache_dir)
+    settings = Settings.from_env(
+        corpus=corpus, warehouse=tmp_path / "w.duckdb", models=("hashing",), cache_dir=cache_dir
+    )
     pipeline.run(settings)
     (corpus / A).unlink()
     shutil.copy(CORPUS / C, corpus / C)
@@ -185,7 +187,14 @@ def test_a_run_killed_at_any_point_leaves_the_warehouse_whole_and_a_rerun_conver
 def test_runs_killed_at_random_moments_never_leave_half_a_warehouse(tmp_path, cache_dir, clean_coverage):
     settings, before = _previous_state(tmp_path, cache_dir)
     driver = _script(tmp_path, "run_and_die.py", RUN_AND_DIE)
-    args = [sys.executable, str(driver), str(settings.corpus), str(settings.warehouse), str(cache_dir), "none"]
+    args = [
+        sys.executable,
+        str(driver),
+        str(settings.corpus),
+        str(settings.warehouse),
+        str(cache_dir),
+        "none",
+    ]
     for delay in (0.8, 1.6, 2.4, 3.2):
         process = subprocess.Popen(args, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         time.sleep(delay)
@@ -203,7 +212,9 @@ def test_readers_in_other_processes_keep_querying_while_runs_publish(tmp_path, c
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(CORPUS / A, corpus / A)
-    settings = Settings.from_env(corpus=corpus, warehouse=tmp_path / "w.duckdb", models=("hashing",), cache_dir=cache_dir)
+    settings = Settings.from_env(
+        corpus=corpus, warehouse=tmp_path / "w.duckdb", models=("hashing",), cache_dir=cache_dir
+    )
     pipeline.run(settings)
     script, stop = _script(tmp_path, "reader.py", READER), tmp_path / "stop"
     readers = {
@@ -231,7 +242,9 @@ def test_readers_in_other_processes_keep_querying_while_runs_publish(tmp_path, c
         assert seen[mode]["errors"] == []
     assert set(seen["held"]["seen"]) == {65}  # a connection held open reads the snapshot it opened
     fresh = seen["fresh"]["seen"]
-    assert fresh == sorted(fresh) and fresh[0] == 65 and fresh[-1] == 3 * 65  # a new connection sees the last run
+    assert (
+        fresh == sorted(fresh) and fresh[0] == 65 and fresh[-1] == 3 * 65
+    )  # a new connection sees the last run
     assert all(s.n_processed == 1 for s in published)
 
 

@@ -40,7 +40,9 @@ def cache_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def settings(tmp_path, corpus, cache_dir) -> Settings:
-    return Settings.from_env(corpus=corpus, warehouse=tmp_path / "w.duckdb", models=("hashing",), cache_dir=cache_dir)
+    return Settings.from_env(
+        corpus=corpus, warehouse=tmp_path / "w.duckdb", models=("hashing",), cache_dir=cache_dir
+    )
 
 
 def add(corpus: Path, sample: str, name: str | None = None) -> Path:
@@ -73,7 +75,9 @@ def test_a_rerun_with_no_new_file_extracts_and_embeds_nothing(settings, corpus):
     second = pipeline.run(settings)
     assert first.n_processed == 2
     assert (second.n_processed, second.n_embedded, second.n_unchanged) == (0, 0, 2)
-    runs = rows(settings.warehouse, "SELECT n_processed, n_embedded, n_unchanged, model_ids FROM runs ORDER BY run_id")
+    runs = rows(
+        settings.warehouse, "SELECT n_processed, n_embedded, n_unchanged, model_ids FROM runs ORDER BY run_id"
+    )
     assert runs[1] == (0, 0, 2, None)  # no model was even loaded
     assert rows(settings.warehouse, "SELECT DISTINCT run_id FROM coverage") == [(first.run_id,)]
 
@@ -94,10 +98,16 @@ def test_a_changed_file_replaces_its_old_rows(settings, corpus):
     add(corpus, B, "plan.pdf")  # same name, new content
     summary = pipeline.run(settings)
     assert (summary.n_processed, summary.n_replaced) == (1, 1)
-    assert rows(settings.warehouse, "SELECT doc_id, file_name, status FROM documents") == [(doc_id(B), "plan.pdf", "ok")]
+    assert rows(settings.warehouse, "SELECT doc_id, file_name, status FROM documents") == [
+        (doc_id(B), "plan.pdf", "ok")
+    ]
     for table in ("clauses", "coverage", "clause_decisions", "pages", "departments", "targets"):
-        assert rows(settings.warehouse, f"SELECT count(*) FROM {table} WHERE doc_id = ?", [doc_id(A)]) == [(0,)]
-    assert rows(settings.warehouse, "SELECT count(*) FROM matches WHERE clause_id LIKE ?", [doc_id(A) + "%"]) == [(0,)]
+        assert rows(settings.warehouse, f"SELECT count(*) FROM {table} WHERE doc_id = ?", [doc_id(A)]) == [
+            (0,)
+        ]
+    assert rows(
+        settings.warehouse, "SELECT count(*) FROM matches WHERE clause_id LIKE ?", [doc_id(A) + "%"]
+    ) == [(0,)]
 
 
 def test_a_removed_file_is_withdrawn_not_deleted_and_comes_back(settings, corpus):
@@ -107,15 +117,20 @@ def test_a_removed_file_is_withdrawn_not_deleted_and_comes_back(settings, corpus
     path.unlink()
     gone = pipeline.run(settings)
     assert (gone.n_withdrawn, gone.n_processed) == (1, 0)
-    assert rows(settings.warehouse, "SELECT status FROM documents WHERE doc_id = ?", [doc_id(A)]) == [("withdrawn",)]
+    assert rows(settings.warehouse, "SELECT status FROM documents WHERE doc_id = ?", [doc_id(A)]) == [
+        ("withdrawn",)
+    ]
     assert rows(settings.warehouse, "SELECT count(*) FROM coverage WHERE doc_id = ?", [doc_id(A)]) == [(65,)]
     add(corpus, A)
     back = pipeline.run(settings)
     assert (back.n_processed, back.n_embedded) == (1, 0)  # its clauses' vectors are in the cache
     assert pipeline.plan(
-        [corpus / A], pd.DataFrame({"doc_id": [doc_id(A)], "file_name": [A], "sha256": ["x"], "status": ["withdrawn"]})
+        [corpus / A],
+        pd.DataFrame({"doc_id": [doc_id(A)], "file_name": [A], "sha256": ["x"], "status": ["withdrawn"]}),
     ).reasons == {A: pipeline.Reason.RETURNED}
-    assert rows(settings.warehouse, "SELECT status, message FROM documents WHERE doc_id = ?", [doc_id(A)]) == [("ok", "")]
+    assert rows(
+        settings.warehouse, "SELECT status, message FROM documents WHERE doc_id = ?", [doc_id(A)]
+    ) == [("ok", "")]
 
 
 def test_a_renamed_identical_file_is_not_processed_again(settings, corpus):
@@ -142,7 +157,10 @@ def test_files_in_subfolders_are_named_by_their_path(settings, corpus):
     add(corpus, B, "plan.pdf")
     summary = pipeline.run(settings)
     assert summary.n_processed == 2
-    assert sorted(rows(settings.warehouse, "SELECT file_name FROM documents")) == [("2016/plan.pdf",), ("plan.pdf",)]
+    assert sorted(rows(settings.warehouse, "SELECT file_name FROM documents")) == [
+        ("2016/plan.pdf",),
+        ("plan.pdf",),
+    ]
 
 
 def test_a_broken_file_that_is_fixed_is_processed(settings, corpus):
@@ -159,7 +177,9 @@ def test_a_file_that_failed_unexpectedly_is_tried_again_but_a_bad_file_is_not(co
     path = add(corpus, A)
     sha = sha256_of(path)
     for status, expected in ((DocStatus.FAILED, (path,)), (DocStatus.NOT_PDF, ())):
-        known = pd.DataFrame({"doc_id": [sha[:16]], "file_name": [A], "sha256": [sha], "status": [str(status)]})
+        known = pd.DataFrame(
+            {"doc_id": [sha[:16]], "file_name": [A], "sha256": [sha], "status": [str(status)]}
+        )
         assert pipeline.plan([path], known, corpus=corpus).to_process == expected
 
 
@@ -193,7 +213,10 @@ def test_every_coverage_row_belongs_to_a_recorded_run(settings, corpus):
     pipeline.run(settings)
     add(corpus, B)
     pipeline.run(settings)
-    orphans = rows(settings.warehouse, "SELECT count(*) FROM coverage c LEFT JOIN runs r USING (run_id) WHERE r.run_id IS NULL")
+    orphans = rows(
+        settings.warehouse,
+        "SELECT count(*) FROM coverage c LEFT JOIN runs r USING (run_id) WHERE r.run_id IS NULL",
+    )
     assert orphans == [(0,)]
     (record,) = rows(
         settings.warehouse,
@@ -206,7 +229,9 @@ def test_every_coverage_row_belongs_to_a_recorded_run(settings, corpus):
 
 def test_an_older_warehouse_gains_the_new_columns_and_is_rescored_once(settings, corpus):
     with duckdb.connect(str(settings.warehouse)) as con:
-        con.execute("CREATE TABLE documents (doc_id VARCHAR PRIMARY KEY, file_name VARCHAR, sha256 VARCHAR, status VARCHAR)")
+        con.execute(
+            "CREATE TABLE documents (doc_id VARCHAR PRIMARY KEY, file_name VARCHAR, sha256 VARCHAR, status VARCHAR)"
+        )
     add(corpus, A)
     assert pipeline.run(settings).n_processed == 1
     assert pipeline.run(settings).n_processed == 0
@@ -223,7 +248,9 @@ CORPORA = st.dictionaries(NAMES, CONTENTS, max_size=3)
 def _apply(known: pd.DataFrame, run_plan: pipeline.Plan) -> pd.DataFrame:
     """What publishing does to the documents table, in miniature (every processed file is ok)."""
     processed = {p.name for p in run_plan.to_process}
-    found = pipeline.changes(run_plan.hashes, run_plan.names, known, {run_plan.hashes[n][:16] for n in processed})
+    found = pipeline.changes(
+        run_plan.hashes, run_plan.names, known, {run_plan.hashes[n][:16] for n in processed}
+    )
     table = {r.doc_id: r._asdict() for r in known.itertuples(index=False)}
     for doc_id in found.replaced:
         table.pop(doc_id)
@@ -233,7 +260,13 @@ def _apply(known: pd.DataFrame, run_plan: pipeline.Plan) -> pd.DataFrame:
         table[doc_id]["file_name"] = name
     for name in processed:
         sha = run_plan.hashes[name]
-        table[sha[:16]] = {"doc_id": sha[:16], "file_name": name, "sha256": sha, "status": "ok", "scoring_key": "k"}
+        table[sha[:16]] = {
+            "doc_id": sha[:16],
+            "file_name": name,
+            "sha256": sha,
+            "status": "ok",
+            "scoring_key": "k",
+        }
     return pd.DataFrame(list(table.values()), columns=list(warehouse.KNOWN_COLUMNS))
 
 
@@ -251,7 +284,9 @@ def test_any_history_of_corpora_ends_where_a_clean_run_would(tmp_path_factory, h
         run_plan = pipeline.plan(paths, known, corpus=folder, scoring_key="k")
         known = _apply(known, run_plan)
         again = pipeline.plan(paths, known, corpus=folder, scoring_key="k")
-        assert again.to_process == () and again.withdrawn == () and again.replaced == () and again.renamed == {}
+        assert (
+            again.to_process == () and again.withdrawn == () and again.replaced == () and again.renamed == {}
+        )
     live = known[known["status"] != "withdrawn"]
     empty = known.iloc[0:0]
     clean = _apply(empty, pipeline.plan(paths, empty, corpus=folder, scoring_key="k"))
@@ -259,5 +294,7 @@ def test_any_history_of_corpora_ends_where_a_clean_run_would(tmp_path_factory, h
     names_of = {}
     for name, content in history[-1].items():
         names_of.setdefault(hashlib.sha256(content).hexdigest()[:16], set()).add(name)
-    assert all(row.file_name in names_of[row.doc_id] for row in live.itertuples())  # a live name holds that content
+    assert all(
+        row.file_name in names_of[row.doc_id] for row in live.itertuples()
+    )  # a live name holds that content
     assert known["doc_id"].is_unique

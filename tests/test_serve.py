@@ -56,7 +56,9 @@ def _wait(what: str, seconds: float, check, *processes: subprocess.Popen):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         for process in processes:
-            assert process.poll() is None, f"{process.args[:3]} exited with {process.returncode} while waiting for {what}"
+            assert process.poll() is None, (
+                f"{process.args[:3]} exited with {process.returncode} while waiting for {what}"
+            )
         if result := check():
             return result
         time.sleep(POLL_S)
@@ -76,7 +78,10 @@ def server(tmp_path) -> Iterator[tuple[str, dict[str, str]]]:
     }
     log = (tmp_path / "server.log").open("w")
     process = subprocess.Popen(
-        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=log
+        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=log,
     )
 
     def healthy() -> bool:
@@ -115,16 +120,24 @@ def test_a_served_deployment_runs_on_demand_and_publishes(server, tmp_path):
         assert schedules and schedules[0]["cron"] == CRON and found["parameters"]["models"] == ["hashing"]
 
         triggered = subprocess.run(
-            [PREFECT, "deployment", "run", f"compare-run/{NAME}"], env=env, capture_output=True, text=True, timeout=120
+            [PREFECT, "deployment", "run", f"compare-run/{NAME}"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert triggered.returncode == 0, triggered.stdout + triggered.stderr
-        (run_id,) = [line.split("UUID:")[1].strip() for line in triggered.stdout.splitlines() if "UUID:" in line]
+        (run_id,) = [
+            line.split("UUID:")[1].strip() for line in triggered.stdout.splitlines() if "UUID:" in line
+        ]
 
         def finished() -> str | None:
             state = httpx.get(f"{api}/flow_runs/{run_id}", timeout=5).json()["state"]["type"]
             return state if state in FINAL else None
 
-        assert _wait("the flow run", RUN_S, finished, serve) == "COMPLETED", (tmp_path / "serve.log").read_text()[-3000:]
+        assert _wait("the flow run", RUN_S, finished, serve) == "COMPLETED", (
+            tmp_path / "serve.log"
+        ).read_text()[-3000:]
     finally:
         _stop(serve)
         log.close()

@@ -73,14 +73,17 @@ def status(
         )
         console.print(f"timings (s): {last.get('timings')}")
     if not state.coverage.empty:
-        console.print(frame_table(state.coverage, title="Coverage of the 65 national measures (current documents)"))
+        console.print(
+            frame_table(state.coverage, title="Coverage of the 65 national measures (current documents)")
+        )
 
 
 def export(
     out: Annotated[Path, typer.Option(help="Folder to write <table>.<format> files into.")],
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
     tables: Annotated[
-        list[str] | None, typer.Option("--tables", help="Tables or views to write (repeat the option; default: all).")
+        list[str] | None,
+        typer.Option("--tables", help="Tables or views to write (repeat the option; default: all)."),
     ] = None,
     warehouse: Annotated[Path | None, typer.Option(help=WAREHOUSE_HELP)] = None,
 ) -> None:
@@ -97,7 +100,9 @@ def export(
         names = tables or sorted(exporting.relations(path))
         with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
             bar = progress.add_task("export", total=len(names))
-            written = exporting.export(path, out, fmt=fmt, tables=names, progress=lambda _: progress.advance(bar))
+            written = exporting.export(
+                path, out, fmt=fmt, tables=names, progress=lambda _: progress.advance(bar)
+            )
     except CompareError as exc:
         _fail(exc)
         return
@@ -138,9 +143,13 @@ def serve(
     cron: Annotated[str, typer.Option(help='Cron schedule, e.g. "0 3 * * *" for 03:00 every day.')],
     name: Annotated[str, typer.Option(help="Deployment name: compare-run/<name>.")] = "scheduled",
     timezone: Annotated[str, typer.Option(help="IANA timezone of the schedule.")] = "UTC",
-    corpus: Annotated[Path | None, typer.Option(help="Folder of provincial plan PDFs [default: settings].")] = None,
+    corpus: Annotated[
+        Path | None, typer.Option(help="Folder of provincial plan PDFs [default: settings].")
+    ] = None,
     warehouse: Annotated[Path | None, typer.Option(help=WAREHOUSE_HELP)] = None,
-    models: Annotated[str | None, typer.Option(help="Comma-separated embedding models [default: settings].")] = None,
+    models: Annotated[
+        str | None, typer.Option(help="Comma-separated embedding models [default: settings].")
+    ] = None,
     top_k: Annotated[int | None, typer.Option(help="Matches kept per clause [default: settings].")] = None,
     workers: Annotated[int, typer.Option(help="Parsing processes (1: parse in the flow's process).")] = 1,
 ) -> None:
@@ -162,7 +171,9 @@ def serve(
             from compare.modelbuild import ensure_e5_model
 
             ensure_e5_model(settings.cache_dir)
-        parameters = serving.parameters(settings.corpus, settings.warehouse, list(settings.models), settings.top_k, workers)
+        parameters = serving.parameters(
+            settings.corpus, settings.warehouse, list(settings.models), settings.top_k, workers
+        )
         console.print(f"serving compare-run/{name} on {cron!r} ({timezone}); parameters: {parameters}")
         serving.serve(cron, parameters, name=name, timezone=timezone)
     except CompareError as exc:

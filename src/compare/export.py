@@ -69,7 +69,9 @@ def query(path: Path, sql: str, *, limit: int = DEFAULT_LIMIT) -> QueryResult:
             rows = cursor.fetchmany(limit + 1)
             cursor.abort()  # the rest of the result is never computed
         except duckdb.PermissionException as exc:
-            raise SettingsError(f"the query tried to reach outside the warehouse, which compare query never does: {exc}") from exc
+            raise SettingsError(
+                f"the query tried to reach outside the warehouse, which compare query never does: {exc}"
+            ) from exc
         except duckdb.Error as exc:
             raise SettingsError(f"the query failed: {exc}") from exc
     return QueryResult(pd.DataFrame(rows[:limit], columns=columns), truncated=len(rows) > limit)

@@ -83,7 +83,9 @@ def exemplar_fingerprint(bank: ExemplarBank) -> str:
     return digest.hexdigest()[:KEY_HEX]
 
 
-def scoring_key(settings: Settings, catalogue: Catalogue, calibration: Calibration, bank: ExemplarBank) -> str:
+def scoring_key(
+    settings: Settings, catalogue: Catalogue, calibration: Calibration, bank: ExemplarBank
+) -> str:
     """The hash of everything that decides a document's matches and coverage."""
     blob = json.dumps(
         {

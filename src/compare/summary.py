@@ -24,7 +24,9 @@ WHERE d.status <> 'withdrawn'
 GROUP BY ALL
 ORDER BY d.file_name
 """
-DOCUMENT_STATUS_SQL = "SELECT status, count(*) AS documents FROM documents GROUP BY status ORDER BY documents DESC, status"
+DOCUMENT_STATUS_SQL = (
+    "SELECT status, count(*) AS documents FROM documents GROUP BY status ORDER BY documents DESC, status"
+)
 #: Runs shown by ``compare status``.
 RECENT_RUNS = 5
 RUN_COLUMNS = (
@@ -105,7 +107,9 @@ def warehouse_status(path: Path, *, recent: int = RECENT_RUNS) -> Status:
     with warehouse.read_only(path) as con:
         tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         if not {"documents", "runs"} <= tables:
-            raise WarehouseError(f"{path}: not a compare warehouse (no documents or runs table); run `compare run`")
+            raise WarehouseError(
+                f"{path}: not a compare warehouse (no documents or runs table); run `compare run`"
+            )
         documents = con.execute(DOCUMENT_STATUS_SQL).df()
         runs = con.execute("SELECT * FROM runs ORDER BY finished_at DESC, run_id DESC LIMIT ?", [recent]).df()
         coverage = con.execute(COVERAGE_SQL).df()
