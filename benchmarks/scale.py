@@ -43,6 +43,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "scale.json"
 DEFAULT_CORPUS_ROOT = Path(tempfile.gettempdir()) / "compare-scale-corpus"
 SEED = 2015
 GENERATE_JOBS = 2
+#: Documents per batch task: 8 (not the default 16) so that 30 documents still make 4 batches for 4 workers.
 BATCH_SIZE = 8
 SAMPLE_EVERY_S = 0.2
 SERVER_START_TIMEOUT_S = 120
@@ -62,6 +63,8 @@ PLANS: dict[str, list[tuple[int, str, int, int]]] = {
     ],
     "large": [(3000, HASHING, 2, 1)],
     "smoke": [(6, HASHING, 1, 1), (6, HASHING, 2, 1)],
+    # after a change to the flow: the hashing points that show memory against size, and the speedup
+    "recheck": [(30, HASHING, 2, 1), *[(300, HASHING, w, 1) for w in (1, 2, 4)], (3000, HASHING, 2, 1)],
 }
 PLANS["all"] = PLANS["main"] + PLANS["large"]
 
@@ -162,7 +165,11 @@ def measure(corpus: Path, models: str, workers: int, work: Path, api_url: str) -
     sampler.join()
     lines = out.strip().splitlines()
     if child.returncode != 0 or not lines or not lines[-1].startswith("{"):
-        return {"error": err.strip().splitlines()[-12:], "returncode": child.returncode, "wall_s": round(wall, 1)}
+        return {
+            "error": err.strip().splitlines()[-12:],
+            "returncode": child.returncode,
+            "wall_s": round(wall, 1),
+        }
     summary = json.loads(lines[-1])
     stage_load = summary["timings"]["stage"] + summary["timings"]["load"]
     return {
@@ -264,6 +271,9 @@ def main() -> None:
     from compare import staging, synthetic
 
     plan = PLANS[args.plan]
+    code = subprocess.run(
+        ["git", "-C", str(ROOT), "log", "-1", "--format=%h"], capture_output=True, text=True, check=False
+    ).stdout.strip()
     largest = max(n for n, *_ in plan)
     tick = time.perf_counter()
     generated = synthetic.generate(args.corpus_root / "all", largest, SEED, jobs=GENERATE_JOBS)
@@ -290,7 +300,13 @@ def main() -> None:
                 for repeat in range(repeats):
                     work = Path(scratch) / f"run-{n}-{models.replace(',', '+')}-{workers}-{repeat}"
                     work.mkdir()
-                    result = {"documents": n, "models": models, "workers": workers, "repeat": repeat}
+                    result = {
+                        "documents": n,
+                        "models": models,
+                        "workers": workers,
+                        "repeat": repeat,
+                        "code": code,
+                    }
                     result |= measure(corpus, models, workers, work, api_url)
                     runs.append(result)
                     print(json.dumps(result, ensure_ascii=False), flush=True)

@@ -5,8 +5,9 @@ Same job as ``compare-run``, for corpora of thousands of documents:
 - ``plan`` (in the flow's process) decides which files to process, as ``compare-run`` does;
 - ``prepare-staging`` (on one worker) loads the models and writes the fixed measure and
   exemplar vectors into the stage folder, so every worker scores against the same bits;
-- ``stage-batch`` (on every worker, ``batch_size`` files each) parses, scores and writes one
-  Parquet file per table per document; a worker process loads its models once;
+- ``stage-batch`` (on every worker, ``batch_size`` files each, at most ``in_flight`` batches
+  submitted at a time) parses, scores and writes one Parquet file per table per document; a
+  worker process loads its models (and the catalogue) once;
 - ``load-warehouse`` (in the flow's process) bulk-loads the staged files into a new snapshot.
 
 The task runner is chosen per run (``task_runner``): a ``LocalCluster`` of ``workers``
@@ -20,8 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task, unmapped
+from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
@@ -36,6 +38,9 @@ from compare.staging import Stage, StagedDocument
 THREADS_PER_WORKER = 1
 #: A free port for a local cluster's dashboard (two clusters on one machine must not collide).
 DASHBOARD_ADDRESS = ":0"
+#: Batches submitted and not yet finished, at most: enough to keep every worker busy (raise it
+#: to a few times the number of worker processes on a large cluster).
+DEFAULT_IN_FLIGHT = 16
 
 
 def task_runner(workers: int, address: str | None = None) -> TaskRunner[Any]:
@@ -69,15 +74,36 @@ def make_plan(settings: Settings, catalogue: Catalogue, force: bool) -> tuple[Pl
 
 
 @task(name="prepare-staging", cache_policy=NO_CACHE)
-def prepare(settings: Settings, catalogue: Catalogue, staging_dir: Path) -> Stage:
-    return staging.prepare(settings, catalogue, staging_dir)
+def prepare(settings: Settings, staging_dir: Path) -> Stage:
+    return staging.prepare(settings, staging_dir)
 
 
 @task(name="stage-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
-def stage_batch(
-    settings: Settings, catalogue: Catalogue, stage: Stage, paths: list[Path], force: bool
+def stage_batch(settings: Settings, stage: Stage, paths: list[Path], force: bool) -> list[StagedDocument]:
+    return staging.stage_batch(settings, stage, paths, force=force)
+
+
+def stage_all(
+    settings: Settings, stage: Stage, work: list[list[Path]], force: bool, in_flight: int
 ) -> list[StagedDocument]:
-    return staging.stage_batch(settings, catalogue, stage, paths, force=force)
+    """Submit the batches, at most ``in_flight`` at a time, keeping only their small results.
+
+    A finished future is dropped at once: Prefect and Dask keep what a submitted task carries
+    for as long as its future lives, so submitting every batch up front (``.map``) would hold
+    memory per batch in the flow process and on the workers for the whole run.
+    """
+    if in_flight < 1:
+        raise SettingsError(f"in_flight must be at least 1, got {in_flight}")
+    results: dict[int, list[StagedDocument]] = {}
+    pending: dict[PrefectFuture[list[StagedDocument]], int] = {}
+    for index, paths in enumerate(work):
+        if len(pending) >= in_flight:
+            done = next(iter(as_completed(list(pending))))
+            results[pending.pop(done)] = done.result()
+        pending[stage_batch.submit(settings, stage, paths, force)] = index
+    for done in as_completed(list(pending)):
+        results[pending.pop(done)] = done.result()
+    return [doc for index in sorted(results) for doc in results[index]]
 
 
 @task(name="load-warehouse", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10)
@@ -104,6 +130,7 @@ def compare_scale(
     catalogue: str = str(Settings().catalogue),
     calibration: str = str(Settings().calibration),
     batch_size: int = staging.DEFAULT_BATCH_SIZE,
+    in_flight: int = DEFAULT_IN_FLIGHT,
     force: bool = False,
 ) -> RunSummary:
     """Stage every new or changed PDF of ``corpus`` in batches on the task runner, then publish the warehouse."""
@@ -125,12 +152,10 @@ def compare_scale(
     tick = time.perf_counter()
     stage, staged = None, []
     if run_plan.to_process:
-        stage = prepare.submit(settings, national, folder).result()
-        work = staging.batches(run_plan.to_process, batch_size)
-        futures = stage_batch.map(
-            unmapped(settings), unmapped(national), unmapped(stage), work, unmapped(force)
+        stage = prepare.submit(settings, folder).result()
+        staged = stage_all(
+            settings, stage, staging.batches(run_plan.to_process, batch_size), force, in_flight
         )
-        staged = [doc for batch in futures.result() for doc in batch]
     timings["stage"] = time.perf_counter() - tick
     summary = load(settings, national, run_plan, setup, stage, staged, timings, started)
     print(

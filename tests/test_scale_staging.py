@@ -99,10 +99,9 @@ def test_staged_documents_are_reused_and_unchanged_files_are_not_staged_again(se
     _, rows = staged
     fresh = dataclasses.replace(settings, warehouse=settings.warehouse.with_name("reuse.duckdb"))
     folder = settings.warehouse.parent / "stage"
-    catalogue = pipeline.load_run_catalogue(fresh)
-    stage = staging.prepare(fresh, catalogue, folder)
+    stage = staging.prepare(fresh, folder)
     pdfs = pipeline.corpus_files(fresh.corpus)
-    again = staging.stage_batch(fresh, catalogue, stage, pdfs)
+    again = staging.stage_batch(fresh, stage, pdfs)
     assert len(again) == DOCUMENTS + 1 and all(d.reused for d in again)
     summary = staging.run(fresh, folder)
     assert staging.differences(rows, staging.published_rows(fresh.warehouse)) == []
@@ -112,9 +111,8 @@ def test_staged_documents_are_reused_and_unchanged_files_are_not_staged_again(se
 
 
 def test_memory_holds_the_fixed_vectors_and_never_a_staged_documents(settings, staged):
-    catalogue = pipeline.load_run_catalogue(settings)
-    scorer = docscore.document_scorer(settings, catalogue, settings.warehouse.parent / "stage")
-    groups = docscore.fixed_texts(catalogue, scorer.scorer.bank)
+    scorer = docscore.document_scorer(settings, settings.warehouse.parent / "stage")
+    groups = docscore.fixed_texts(scorer.scorer.catalogue, scorer.scorer.bank)
     n_fixed = len({text_key(t, role) for role, texts in groups for t in texts})
     assert all(len(vectors) == n_fixed for vectors in scorer.fixed.values())
     for pdf in sorted(settings.corpus.glob("0*.pdf"))[:2]:
@@ -145,9 +143,9 @@ def test_the_loader_refuses_missing_files_and_workers_of_another_configuration(s
     )
     copy = tmp_path / "stage"
     shutil.copytree(settings.warehouse.parent / "stage", copy)
-    stage = staging.prepare(settings, catalogue, copy)
+    stage = staging.prepare(settings, copy)
     pdf = run_plan.to_process[0]
-    done = staging.stage_batch(settings, catalogue, stage, [pdf])
+    done = staging.stage_batch(settings, stage, [pdf])
     staging.staged_file(stage.folder, "documents", done[0].doc_id).unlink()
     with pytest.raises(WarehouseError, match="were not staged"):
         staging.load(
@@ -161,4 +159,4 @@ def test_the_loader_refuses_missing_files_and_workers_of_another_configuration(s
             0.0,
         )
     with pytest.raises(WarehouseError, match="every worker needs the same"):
-        staging.stage_batch(settings, catalogue, dataclasses.replace(stage, key="0" * 16), [pdf])
+        staging.stage_batch(settings, dataclasses.replace(stage, key="0" * 16), [pdf])

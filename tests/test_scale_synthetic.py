@@ -135,7 +135,10 @@ def test_cli_help_has_examples_and_generate_runs(tmp_path):
     assert len(list(tmp_path.glob("*.pdf"))) == 2
 
 
-def test_the_cli_batch_size_default_is_the_staging_default():
+def test_the_cli_defaults_are_the_staging_and_flow_defaults():
+    from flows import scale_flow
+
     from compare import cli_scale, staging
 
     assert cli_scale.DEFAULT_BATCH_SIZE == staging.DEFAULT_BATCH_SIZE
+    assert cli_scale.DEFAULT_IN_FLIGHT == scale_flow.DEFAULT_IN_FLIGHT

@@ -23,7 +23,9 @@ console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
 DEFAULT_SEED = 2015
 DEFAULT_WORKERS = 2
 #: Documents per task (compare.staging.DEFAULT_BATCH_SIZE; not imported here, to keep `compare --help` fast).
-DEFAULT_BATCH_SIZE = 8
+DEFAULT_BATCH_SIZE = 16
+#: Batches in flight (flows.scale_flow.DEFAULT_IN_FLIGHT).
+DEFAULT_IN_FLIGHT = 16
 
 scale_app = typer.Typer(
     help="Scale out: generate a large synthetic corpus; run the pipeline on a Dask cluster.",
@@ -83,6 +85,9 @@ def run(
         str | None, typer.Option(help="Scheduler of an existing Dask cluster, e.g. tcp://scheduler:8786.")
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Documents per task.")] = DEFAULT_BATCH_SIZE,
+    in_flight: Annotated[
+        int, typer.Option(help="Batches submitted at a time (a few times the number of workers).")
+    ] = DEFAULT_IN_FLIGHT,
     models: Annotated[str, typer.Option(help="Comma-separated embedding models, fused.")] = ",".join(
         DEFAULT_MODELS
     ),
@@ -119,6 +124,7 @@ def run(
             models=list(settings.models),
             top_k=settings.top_k,
             batch_size=batch_size,
+            in_flight=in_flight,
             force=force,
         )
         with read_only(summary.warehouse) as con:

@@ -50,7 +50,7 @@ from compare.encoders import Encoder, load_encoder
 from compare.errors import WarehouseError
 from compare.exemplars import ExemplarBank, exemplar_bank
 from compare.match import measure_passages
-from compare.pipeline import Scored, Scorer, channel_names
+from compare.pipeline import Scored, Scorer, channel_names, load_run_catalogue
 from compare.records import ParsedDocument
 from compare.settings import Settings
 
@@ -208,15 +208,17 @@ def _configuration(settings: Settings, catalogue: Catalogue) -> tuple[Scorer, st
 _PROCESS_SCORER: dict[str, DocumentScorer] = {}
 
 
-def document_scorer(settings: Settings, catalogue: Catalogue, staging: Path) -> DocumentScorer:
-    """This process's scorer for the settings (built once per process).
+def document_scorer(settings: Settings, staging: Path) -> DocumentScorer:
+    """This process's scorer for the settings (built once per process, with the catalogue it loads).
 
-    Its stage folder is ``staging/<key>``; the fixed vectors are read from there, or embedded
+    The catalogue is loaded here rather than passed in: a task that carries it costs the
+    orchestrator and the cluster memory per task, for the whole run. Its stage folder is ``staging/<key>``; the fixed vectors are read from there, or embedded
     (from the embedding cache where stored) and written there by the first process that needs them.
     """
-    ident = json.dumps([settings.as_record(), catalogue.fingerprint, str(staging)], sort_keys=True)
+    ident = json.dumps([settings.as_record(), str(staging)], sort_keys=True)
     if ident in _PROCESS_SCORER:
         return _PROCESS_SCORER[ident]
+    catalogue = load_run_catalogue(settings)
     scorer, key = _configuration(settings, catalogue)
     folder = staging / key
     groups = fixed_texts(catalogue, scorer.bank)

@@ -64,10 +64,10 @@ TABLES = (
 MARKER_TABLE = "documents"
 #: Columns that belong to the run, not the document: the writer fills them.
 RUN_COLUMNS = ("run_id", "scoring_key")
-DEFAULT_BATCH_SIZE = 8
+DEFAULT_BATCH_SIZE = 16
 MAX_BATCH_SIZE = 1000
 #: The writer's DuckDB memory limit: a bulk load larger than this spills to disk.
-LOADER_MEMORY_LIMIT = "2GB"
+LOADER_MEMORY_LIMIT = "1GB"
 
 
 @cache
@@ -218,26 +218,26 @@ class Stage:
     calibration: dict[str, Any]
 
 
-def prepare(settings: Settings, catalogue: Catalogue, staging: Path) -> Stage:
+def prepare(settings: Settings, staging: Path) -> Stage:
     """Load this process's scorer, write the fixed vectors into the stage folder, and name it.
 
     Run it once before the batches, so that every worker reads the same fixed vectors.
     """
-    scorer = document_scorer(settings, catalogue, staging)
+    scorer = document_scorer(settings, staging)
     for table in TABLES:
         (scorer.folder / table).mkdir(parents=True, exist_ok=True)
     return Stage(scorer.folder, scorer.key, scorer.scorer.method, scorer.scorer.calibration.as_record())
 
 
 def stage_batch(
-    settings: Settings, catalogue: Catalogue, stage: Stage, paths: Sequence[Path], *, force: bool = False
+    settings: Settings, stage: Stage, paths: Sequence[Path], *, force: bool = False
 ) -> list[StagedDocument]:
     """Stage a batch of files, one document at a time, with this process's scorer."""
-    scorer = document_scorer(settings, catalogue, stage.folder.parent)
+    scorer = document_scorer(settings, stage.folder.parent)
     if scorer.key != stage.key:
         raise WarehouseError(
             f"this worker would score with configuration {scorer.key}, the run prepared {stage.key}: "
-            "every worker needs the same code, models, calibration and exemplars"
+            "every worker needs the same code, catalogue, models, calibration and exemplars"
         )
     return [stage_document(scorer, Path(p), force=force) for p in paths]
 
@@ -413,9 +413,9 @@ def run(
     tick = time.perf_counter()
     stage, staged = None, []
     if run_plan.to_process:
-        stage = prepare(settings, catalogue, staging or default_staging(settings))
+        stage = prepare(settings, staging or default_staging(settings))
         for batch in batches(run_plan.to_process, batch_size):
-            staged += stage_batch(settings, catalogue, stage, batch, force=force)
+            staged += stage_batch(settings, stage, batch, force=force)
     timings["stage"] = time.perf_counter() - tick
     return load(settings, catalogue, run_plan, setup, stage, staged, timings, started)
 
