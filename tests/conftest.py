@@ -11,6 +11,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
+# Prefect configures logging when ``prefect.main`` is first imported (``from prefect import
+# flow``), and its console handler (also the root logger's) keeps the sys.stderr of that moment.
+# Imported first inside a CliRunner or capsys test, it would write to a stream closed after that
+# test, and every later log record (ours, Prefect's, any library's) would raise. Importing it
+# here binds it to pytest's session-long stream.
+import prefect.main  # noqa: E402, F401
+
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT.parent / "shared" / "seeds" / "001_9829cb079ef84c7a.txt"
 CATALOGUE = ROOT / "corpora" / "national" / "catalogue.json"
