@@ -211,8 +211,17 @@ class Renderer:
                 self.finish_page()
 
     # drawing primitives
-    def text_line(self, x: float, y: float, text: str, size: float, *, color=black,
-                  char_space: float = 0.0, heavy: bool = False) -> None:
+    def text_line(
+        self,
+        x: float,
+        y: float,
+        text: str,
+        size: float,
+        *,
+        color=black,
+        char_space: float = 0.0,
+        heavy: bool = False,
+    ) -> None:
         self.c.saveState()
         t = self.c.beginText(x, y)
         t.setFont(FONT_NAME, size)
@@ -228,8 +237,9 @@ class Renderer:
         self.c.restoreState()
         self.empty = False
 
-    def rule(self, y: float, color=black, thickness: float = 0.8,
-             x0: float = LEFT, x1: float = RIGHT) -> None:
+    def rule(
+        self, y: float, color=black, thickness: float = 0.8, x0: float = LEFT, x1: float = RIGHT
+    ) -> None:
         self.c.setStrokeColor(color)
         self.c.setLineWidth(thickness)
         self.c.line(x0, y, x1, y)
@@ -415,10 +425,12 @@ def collect(paths: list[str]) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("sources", nargs="*",
-                        help="source .txt files or directories (default: corpora/provincial/sources)")
-    parser.add_argument("--out", default=str(DEFAULT_OUT),
-                        help="output directory (default: corpora/provincial)")
+    parser.add_argument(
+        "sources", nargs="*", help="source .txt files or directories (default: corpora/provincial/sources)"
+    )
+    parser.add_argument(
+        "--out", default=str(DEFAULT_OUT), help="output directory (default: corpora/provincial)"
+    )
     parser.add_argument("--font", help="path to a CJK TrueType font (.ttf/.ttc)")
     args = parser.parse_args(argv)
     try:

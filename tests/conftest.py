@@ -16,7 +16,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # Imported first inside a CliRunner or capsys test, it would write to a stream closed after that
 # test, and every later log record (ours, Prefect's, any library's) would raise. Importing it
 # here binds it to pytest's session-long stream.
-import prefect.main  # noqa: E402, F401
+import prefect.main  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT.parent / "shared" / "seeds" / "001_9829cb079ef84c7a.txt"

@@ -22,8 +22,9 @@ def harness():
 
 
 def test_flow_builds_the_coverage_matrix(harness, tmp_path):
-    from compare import warehouse
     from flows.compare_flow import compare_run
+
+    from compare import warehouse
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -38,7 +39,11 @@ def test_flow_builds_the_coverage_matrix(harness, tmp_path):
         assert con.execute("SELECT count(*) FROM national_measures").fetchone() == (65,)
         docs = dict(con.execute("SELECT file_name, status FROM documents").fetchall())
         assert docs == {SAMPLE: "ok", "broken.pdf": "not_pdf"}
-        assert con.execute("SELECT message FROM documents WHERE file_name = 'broken.pdf'").fetchone()[0].startswith("broken.pdf:")
+        assert (
+            con.execute("SELECT message FROM documents WHERE file_name = 'broken.pdf'")
+            .fetchone()[0]
+            .startswith("broken.pdf:")
+        )
         (ok_doc,) = con.execute("SELECT doc_id FROM documents WHERE status = 'ok'").fetchone()
         assert con.execute("SELECT count(*) FROM coverage WHERE doc_id = ?", [ok_doc]).fetchone() == (65,)
         assert con.execute("SELECT count(*) FROM coverage WHERE doc_id <> ?", [ok_doc]).fetchone() == (0,)
@@ -51,6 +56,9 @@ def test_flow_builds_the_coverage_matrix(harness, tmp_path):
         assert orphan == (0,)
         n_clauses = con.execute("SELECT count(*) FROM clauses WHERE doc_id = ?", [ok_doc]).fetchone()[0]
         assert n_clauses > 40
-        assert con.execute("SELECT count(DISTINCT clause_id), max(rank) FROM matches").fetchone() == (n_clauses, 3)
+        assert con.execute("SELECT count(DISTINCT clause_id), max(rank) FROM matches").fetchone() == (
+            n_clauses,
+            3,
+        )
         run = con.execute("SELECT status, n_documents, n_failed, models FROM runs").fetchall()
         assert run == [("partial", 2, 1, "e5-small,use")]

@@ -218,7 +218,9 @@ def parse_seed(text: str, *, source_name: str = "seed") -> Catalogue:
     }
     if starts["II"] is None or starts["III"] is None:
         raise SeedFormatError(f"{source_name}: no 'II,' and 'III,' part headings found")
-    end = next((i for i, line in enumerate(lines) if i > starts["III"] and _SIGNATURE.match(line)), len(lines))
+    end = next(
+        (i for i, line in enumerate(lines) if i > starts["III"] and _SIGNATURE.match(line)), len(lines)
+    )
     parts = {
         "II": (lines[starts["II"] + 1 : starts["III"]], PART_II_SHAPE),
         "III": (lines[starts["III"] + 1 : end], PART_III_SHAPE),

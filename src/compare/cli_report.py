@@ -23,9 +23,13 @@ console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
 
 
 def report(
-    warehouse: Annotated[Path, typer.Option(help="Published DuckDB warehouse to report on.")] = DEFAULT_WAREHOUSE,
+    warehouse: Annotated[
+        Path, typer.Option(help="Published DuckDB warehouse to report on.")
+    ] = DEFAULT_WAREHOUSE,
     out: Annotated[Path, typer.Option(help="Folder for report.html and report.pdf.")] = DEFAULT_REPORT_DIR,
-    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also print report.pdf with headless Chromium.")] = True,
+    pdf: Annotated[
+        bool, typer.Option("--pdf/--no-pdf", help="Also print report.pdf with headless Chromium.")
+    ] = True,
 ) -> None:
     """Write the coverage report for the expert committee: one self-contained HTML page and its PDF.
 
@@ -45,4 +49,6 @@ def report(
     except CompareError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    console.print(f"report of {files.documents} documents: {files.html}" + (f"  {files.pdf}" if files.pdf else ""))
+    console.print(
+        f"report of {files.documents} documents: {files.html}" + (f"  {files.pdf}" if files.pdf else "")
+    )

@@ -51,9 +51,7 @@ def chromium_binary() -> Path:
         found = shutil.which(name)
         if found:
             return Path(found)
-    raise ReportError(
-        f"headless Chromium not found (looked for {', '.join(CHROMIUM_NAMES)}); {INSTALL_HINT}"
-    )
+    raise ReportError(f"headless Chromium not found (looked for {', '.join(CHROMIUM_NAMES)}); {INSTALL_HINT}")
 
 
 def _run_chromium(args: list[str], output: Path, what: str) -> Path:
