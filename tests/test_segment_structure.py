@@ -81,6 +81,39 @@ def test_targets_with_indicator_value_unit_and_year():
     assert (built.indicator, built.value, built.unit, built.year) == ("村级益农信息社", 5000.0, "个", 2017)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("到2018年全省众创空间面积超过300万平方米。", [("众创空间面积", 300.0, "万平方米", 2018)]),
+        ("推动行政审批事项网上办理率2018年达到90%。", [("推动行政审批事项网上办理率", 90.0, "%", 2018)]),
+        (
+            "到2018年，全省“互联网+”领域发明专利拥有量达到1.5万件。",
+            [("“互联网+”领域发明专利拥有量", 1.5, "万件", 2018)],
+        ),
+        ("到2018年，互联网省际出口带宽达到8T以上。", [("互联网省际出口带宽", 8.0, "T", 2018)]),
+        (
+            "全省电子商务年交易规模超过1.5万亿元，其中网上零售3000亿元。",
+            [("电子商务年交易规模", 1.5, "万亿元", None), ("网上零售", 3000.0, "亿元", None)],
+        ),
+        ("到2017年，新建各类众创空间300家以上。", [("各类众创空间", 300.0, "家", 2017)]),
+        ("到2017年累计推广应用工业机器人2万台。", [("工业机器人", 2.0, "万台", 2017)]),
+        ("每年创建农村电子商务示范县10个以上。", [("农村电子商务示范县", 10.0, "个", None)]),
+    ],
+    ids=[
+        "year-inside",
+        "year-after-indicator",
+        "scale-word",
+        "bandwidth",
+        "part-of-total",
+        "new-build",
+        "promote",
+        "yearly",
+    ],
+)
+def test_targets_keep_scale_words_in_the_unit_and_find_the_year(text, expected):
+    assert [(t.indicator, t.value, t.unit, t.year) for t in targets(text)] == expected
+
+
 def test_dates_and_plain_numbers_are_not_targets():
     assert targets("2016年3月15日") == ()
     assert targets("（国发〔2015〕40号）") == ()

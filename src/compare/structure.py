@@ -139,33 +139,36 @@ def departments(text: str) -> tuple[DepartmentMention, ...]:
 # ---- targets ---------------------------------------------------------------------------
 
 _NUMBER = r"(?P<value>\d+(?:\.\d+)?)"
+#: A count or amount may carry a scale word: 1.5万件, 300万平方米, 3000亿元 (kept in the unit).
+_SCALE = r"(?:万亿|千万|百万|亿|万|千)?"
+_COUNTED = r"(?:个|家|项|所|座|条|户|人次|人|套|台|件|处|张|辆|名|组|门)"
+_COUNT_UNIT = rf"(?P<unit>{_SCALE}{_COUNTED}|GB|TB|PB)"
 _UNIT = (
-    r"(?P<unit>%|％|个百分点|万亿元|亿元|万元|元|万户|户|万人次|人次|万人|人|万个|个|万家|家|项|所|座|条|万台|台|套|件"
-    r"|Mbps|Gbps|兆|M|G|万公里|公里|千米|万吨|吨|倍|平方米|亩|GB|TB|PB)?"
+    rf"(?P<unit>%|％|个百分点|{_SCALE}(?:元|{_COUNTED}|公里|千米|吨|平方米|亩)"
+    r"|Mbps|Gbps|GB|TB|PB|T(?![A-Za-z])|G(?![A-Za-z])|M(?![A-Za-z])|兆|倍)?"
 )
 _TAIL = r"(?P<tail>以上|左右|以内)?"
 _REACH_VERBS = (
     r"力争达到|达到|超过|突破|提高到|提升到|提高至|提升至|增长到|增加到|扩大到|不低于|不少于|不超过|保持在|控制在"
     r"|降低到|降低至|下降到|下降至|降至|年均增长|增长|达"
 )
-_BUILD_VERBS = r"建成|建设|培育|打造|新增|引进|形成|创建|建立|发展|培养|实施|推出|认定|扶持"
+_BUILD_VERBS = (
+    r"建成|新建|建设|培育|打造|新增|引进|形成|创建|建立|发展|培养|实施|推出|认定|扶持|推广应用|推广"
+)
 _STOP = "，,；;。：:！？"
 _REACH = re.compile(rf"(?P<indicator>[^{_STOP}、]{{2,40}}?)(?P<verb>{_REACH_VERBS}){_NUMBER}{_UNIT}{_TAIL}")
 _BUILD = re.compile(
-    rf"(?P<verb>{_BUILD_VERBS})(?P<indicator>[^{_STOP}、\d]{{2,30}}?){_NUMBER}"
-    r"(?P<unit>个|家|项|所|座|条|万个|万家|万户|户|万人|人|套|台|万台|件|处|张|GB|TB|PB)"
-    rf"{_TAIL}"
+    rf"(?P<verb>{_BUILD_VERBS})(?P<indicator>[^{_STOP}、\d]{{2,30}}?){_NUMBER}{_COUNT_UNIT}{_TAIL}"
 )
-_LISTED = re.compile(
-    rf"、(?P<indicator>[^{_STOP}、\d]{{2,30}}?){_NUMBER}"
-    r"(?P<unit>个|家|项|所|座|条|万个|万家|万户|户|万人|人|套|台|万台|件|处|张)"
-    rf"{_TAIL}"
-)
+_LISTED = re.compile(rf"、(?P<indicator>[^{_STOP}、\d]{{2,30}}?){_NUMBER}{_COUNT_UNIT}{_TAIL}")
 _COUNT_FIRST = re.compile(
-    rf"(?P<verb>{_BUILD_VERBS}){_NUMBER}(?P<unit>个|家|项|所|座|条|万个|万家|万户|户|万人|人|套|台|万台|件|处|张)"
-    rf"{_TAIL}(?P<indicator>[^{_STOP}、\d]{{2,30}})"
+    rf"(?P<verb>{_BUILD_VERBS}){_NUMBER}{_COUNT_UNIT}{_TAIL}(?P<indicator>[^{_STOP}、\d]{{2,30}})"
 )
+#: A part of a total stated before it: ……交易规模超过1.5万亿元，其中网上零售3000亿元.
+_PART_OF = re.compile(rf"其中(?P<indicator>[^{_STOP}、\d]{{2,30}}?){_NUMBER}{_UNIT.removesuffix('?')}{_TAIL}")
 _YEAR = re.compile(r"(?:到|至|在)?(?P<year>20[0-4]\d)年(?:底|前|末|内)?")
+#: A year inside an indicator's words (推动网上办理率2018年达到90%): the target's year, not its name.
+_YEAR_IN_WORDS = re.compile(r"(?:到|至|在)?20[0-4]\d年(?:底|前|末|内)?")
 _INDICATOR_PREFIX = re.compile(
     r"^(?:(?:到|至)?20\d\d年(?:底|前|末|内)?|全省|全市|全区|全州|全县|我省|我市|我区|本省|本市|力争|基本|其中|"
     r"同时|实现|使|各地|累计|总体上|初步)+"
@@ -178,6 +181,7 @@ YEAR_RANGE = (2000, 2049)
 
 def _indicator(raw: str) -> str:
     text = _INDICATOR_SUFFIX.sub("", _INDICATOR_PREFIX.sub("", raw.strip()).strip())
+    text = _INDICATOR_SUFFIX.sub("", _YEAR_IN_WORDS.sub("", text)).strip()
     if text.count("“") != text.count("”"):
         text = text.strip("“”")
     return text
@@ -207,13 +211,15 @@ def targets(text: str) -> tuple[TargetMention, ...]:
     found: list[tuple[int, TargetMention]] = []
     taken: list[tuple[int, int]] = []
 
-    def add(start: int, end: int, indicator: str, value: str, unit: str | None) -> None:
+    def add(match: re.Match[str], indicator: str, start: int | None = None) -> None:
+        start = match.start() if start is None else start
+        end, value, unit = match.end(), match.group("value"), match.group("unit")
         if any(start < e and end > s for s, e in taken) or not indicator:
             return
         if unit is None and text[end : end + 1] in ("年", "月", "日"):
             return  # a date, not a value
         taken.append((start, end))
-        year = _year_before(text, start)
+        year = _year_before(text, match.start("value"))
         sentence = _sentence(text, start, end)
         for name in _split_rates(indicator):
             unit_text = (unit or "").replace("％", "%")
@@ -223,33 +229,16 @@ def targets(text: str) -> tuple[TargetMention, ...]:
         indicator = _indicator(match.group("indicator"))
         if match.group("verb") in _GROWTH_VERBS:
             indicator += match.group("verb")
-        add(match.start("indicator"), match.end(), indicator, match.group("value"), match.group("unit"))
+        add(match, indicator, match.start("indicator"))
+    for match in _PART_OF.finditer(text):
+        add(match, _indicator(match.group("indicator")))
     for match in _COUNT_FIRST.finditer(text):
-        add(
-            match.start(),
-            match.end(),
-            _indicator(match.group("indicator")),
-            match.group("value"),
-            match.group("unit"),
-        )
+        add(match, _indicator(match.group("indicator")))
     for match in _BUILD.finditer(text):
-        start = match.start()
-        add(
-            start,
-            match.end(),
-            _indicator(match.group("indicator")),
-            match.group("value"),
-            match.group("unit"),
-        )
+        add(match, _indicator(match.group("indicator")))
         position = match.end()
         while listed := _LISTED.match(text, position):
-            add(
-                listed.start(),
-                listed.end(),
-                _indicator(listed.group("indicator")),
-                listed.group("value"),
-                listed.group("unit"),
-            )
+            add(listed, _indicator(listed.group("indicator")))
             position = listed.end()
     return tuple(target for _, target in sorted(found, key=lambda pair: pair[0]))
 
