@@ -69,3 +69,13 @@ def test_one_writer_at_a_time(tmp_path):
 def test_reading_a_missing_warehouse_says_what_to_do(tmp_path):
     with pytest.raises(WarehouseError, match="compare run"):
         warehouse.read_only(tmp_path / "none.duckdb")
+
+
+def test_run_ids_sort_as_their_runs_started_even_within_a_second():
+    import time
+
+    ids = []
+    for _ in range(5):
+        ids.append(warehouse.new_run_id())
+        time.sleep(0.002)
+    assert ids == sorted(ids) and len(set(ids)) == 5

@@ -1,6 +1,7 @@
 -- Expert reviews: verdicts on document x measure cells, stored by `compare review import`
 -- from a workbook written by `compare review export` (docs/review.md).
--- Every column carries a comment (the text after `--` on its line), as in schema.sql.
+-- Every table column carries a comment (the text after `--` on its line), as in schema.sql;
+-- the views and their columns carry COMMENT statements at the end of this file.
 -- A run never deletes or rewrites a review: warehouse.delete_documents leaves this table
 -- alone. A review of a file whose content changed since (new content hash, new doc_id, same
 -- file name) is shown as stale and no longer decides the cell's final status.
@@ -152,3 +153,50 @@ SELECT
 FROM coverage_reviewed
 WHERE document_status = 'ok'
 GROUP BY doc_id, file_name;
+
+-- What the views are and what their own columns mean. The columns review_state and
+-- reviews_latest take from reviews keep that table's comments (warehouse.apply_schema copies them).
+COMMENT ON VIEW review_state IS 'Every review with whether it still applies: current, stale (the file changed since), withdrawn or orphaned';
+COMMENT ON COLUMN review_state.state IS 'current (its document is in the warehouse, ok), stale (same file name, new content), withdrawn (document no longer usable) or orphaned (neither document nor file name known)';
+COMMENT ON COLUMN review_state.current_doc_id IS 'for a stale review: the doc_id of the file''s current version (else NULL)';
+COMMENT ON VIEW reviews_latest IS 'One row per reviewed cell of a current document: its latest review, how many it had and whether reviewers disagree';
+COMMENT ON COLUMN reviews_latest.state IS 'always current here (see review_state.state)';
+COMMENT ON COLUMN reviews_latest.current_doc_id IS 'always NULL here (set for stale reviews only)';
+COMMENT ON COLUMN reviews_latest.n_reviews IS 'current reviews of this cell, all imports together';
+COMMENT ON COLUMN reviews_latest.reviewers_disagree IS 'whether the current reviews of this cell give different verdicts';
+COMMENT ON VIEW coverage_reviewed IS 'Every coverage cell with the machine''s status, the review''s and the final status (a current review wins, else the machine)';
+COMMENT ON COLUMN coverage_reviewed.doc_id IS 'document (documents.doc_id)';
+COMMENT ON COLUMN coverage_reviewed.file_name IS 'file''s path inside the corpus folder';
+COMMENT ON COLUMN coverage_reviewed.document_status IS 'documents.status: ok, withdrawn, or why no clauses were read';
+COMMENT ON COLUMN coverage_reviewed.measure_id IS 'national measure: II.<action>.<n> or III.<section>.<n>';
+COMMENT ON COLUMN coverage_reviewed.machine_status IS 'covered, partial or absent, as the matching decided';
+COMMENT ON COLUMN coverage_reviewed.machine_score IS 'best fused score of any clause of the document for the measure';
+COMMENT ON COLUMN coverage_reviewed.machine_evidence_clause_id IS 'clause behind the machine''s covered or partial status (NULL when absent)';
+COMMENT ON COLUMN coverage_reviewed.review_verdict IS 'covered, partial, absent, reassigned (its evidence implements another measure), implied (a reassignment elsewhere names this measure), or NULL (machine only)';
+COMMENT ON COLUMN coverage_reviewed.reassigned_to IS 'for a reassigned verdict: the measure the evidence clause implements instead';
+COMMENT ON COLUMN coverage_reviewed.review_status IS 'the status the review gives the cell: its verdict, absent for reassigned, covered for implied; NULL when not reviewed';
+COMMENT ON COLUMN coverage_reviewed.review_clause_id IS 'clause the review is about (for implied: the reassigned clause)';
+COMMENT ON COLUMN coverage_reviewed.reviewer IS 'who gave the deciding verdict';
+COMMENT ON COLUMN coverage_reviewed.reviewed_at IS 'when the deciding verdict was imported (UTC)';
+COMMENT ON COLUMN coverage_reviewed.review_note IS 'the reviewer''s note';
+COMMENT ON COLUMN coverage_reviewed.machine_status_at_review IS 'machine status the reviewer saw in the workbook';
+COMMENT ON COLUMN coverage_reviewed.n_reviews IS 'current reviews behind the review status (0: machine only)';
+COMMENT ON COLUMN coverage_reviewed.reviewers_disagree IS 'whether the current reviews of this cell give different verdicts';
+COMMENT ON COLUMN coverage_reviewed.stale_verdict IS 'latest verdict on an earlier version of the file (same file name): shown, not applied';
+COMMENT ON COLUMN coverage_reviewed.stale_reviewed_at IS 'when that stale verdict was imported (UTC)';
+COMMENT ON COLUMN coverage_reviewed.run_id IS 'run that decided the machine status (runs.run_id)';
+COMMENT ON COLUMN coverage_reviewed.final_status IS 'the cell''s status for the committee: the review status when there is one, else the machine status';
+COMMENT ON COLUMN coverage_reviewed.final_evidence_clause_id IS 'evidence clause of the final status (NULL when absent)';
+COMMENT ON COLUMN coverage_reviewed.status_source IS 'review or machine: what decided final_status';
+COMMENT ON COLUMN coverage_reviewed.review_stale IS 'whether only a stale review exists: the file changed since it was reviewed, and the machine decides';
+COMMENT ON COLUMN coverage_reviewed.machine_changed IS 'whether the machine status changed since the reviewer saw it';
+COMMENT ON VIEW review_progress IS 'Review progress per current document: cells reviewed, confirmed and overturned, stale reviews waiting';
+COMMENT ON COLUMN review_progress.doc_id IS 'document (documents.doc_id)';
+COMMENT ON COLUMN review_progress.file_name IS 'file''s path inside the corpus folder';
+COMMENT ON COLUMN review_progress.cells IS 'coverage cells of the document (65)';
+COMMENT ON COLUMN review_progress.reviewed IS 'cells with a current review';
+COMMENT ON COLUMN review_progress.share_reviewed IS 'reviewed / cells';
+COMMENT ON COLUMN review_progress.confirmed IS 'reviewed cells whose review status equals the machine status';
+COMMENT ON COLUMN review_progress.overturned IS 'reviewed cells whose review status differs from the machine status';
+COMMENT ON COLUMN review_progress.stale IS 'cells whose only review is of an earlier version of the file';
+COMMENT ON COLUMN review_progress.last_reviewed_at IS 'latest import of a verdict on the document (UTC)';

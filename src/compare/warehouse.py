@@ -43,6 +43,8 @@ LOCK_POLL_S = 0.2
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
 _COLUMN_WITH_COMMENT = re.compile(r"^\s+(\w+)\s+[A-Z][^-]*?--\s*(.+)$")
 _COLUMN_TYPE = re.compile(r"^\s+(\w+)\s+([A-Z][^-]*?)(?:\s+PRIMARY KEY)?,?\s*--")
+#: Views of warehouse/reviews.sql that select every column of ``reviews``: those columns keep its comments.
+REVIEW_VIEWS_OVER_REVIEWS = ("review_state", "reviews_latest")
 #: Settings of a sandboxed connection: no file but the warehouse, no extension, no changing them.
 SANDBOX_CONFIG = {"enable_external_access": False, "lock_configuration": True}
 
@@ -73,7 +75,9 @@ def schema_columns(sql: str) -> list[tuple[str, str, str]]:
 
 def _migrate(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     """Add the columns the schema declares that an older warehouse's tables lack."""
-    present = set(con.execute("SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal").fetchall())
+    present = set(
+        con.execute("SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal").fetchall()
+    )
     for table, column, kind in schema_columns(sql):
         if (table, column) not in present:
             con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
@@ -86,18 +90,28 @@ def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
     sql = SCHEMA_SQL.read_text(encoding="utf-8")
     con.execute(sql)
     _migrate(con, sql)
-    comments = [
-        f"COMMENT ON COLUMN {table}.{column} IS '{comment.replace(chr(39), chr(39) * 2)}';"
-        for table, column, comment in schema_comments(sql)
-    ]
-    con.execute("\n".join(comments))  # one round trip: a statement each costs more than the whole batch
+    con.execute(_comment_statements(schema_comments(sql)))  # one round trip: a statement each costs more
     if VIEWS_SQL.is_file():
         con.execute(VIEWS_SQL.read_text(encoding="utf-8"))
     if (reviews_sql := SCHEMA_SQL.with_name("reviews.sql")).is_file():  # expert reviews (compare.review)
         reviews = reviews_sql.read_text(encoding="utf-8")
         con.execute(reviews)
-        for table, column, comment in schema_comments(reviews):
-            con.execute(f"COMMENT ON COLUMN {table}.{column} IS '{comment.replace(chr(39), chr(39) * 2)}'")
+        table_comments = schema_comments(reviews)
+        inherited = [
+            (view, column, comment)
+            for view in REVIEW_VIEWS_OVER_REVIEWS
+            for table, column, comment in table_comments
+            if table == "reviews"
+        ]
+        con.execute(_comment_statements([*table_comments, *inherited]))
+
+
+def _comment_statements(comments: Sequence[tuple[str, str, str]]) -> str:
+    """``COMMENT ON COLUMN`` statements, one per (table or view, column, comment)."""
+    return "\n".join(
+        f"COMMENT ON COLUMN {table}.{column} IS '{comment.replace(chr(39), chr(39) * 2)}';"
+        for table, column, comment in comments
+    )
 
 
 def _utcnow() -> datetime:
@@ -105,7 +119,12 @@ def _utcnow() -> datetime:
 
 
 def new_run_id() -> str:
-    return f"{_utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    """``20261202T153509.123-9b8aff``: UTC time to the millisecond, then a random suffix.
+
+    Ids sort as their runs started, even for runs a second apart (``max(run_id)`` is the latest).
+    """
+    now = _utcnow()
+    return f"{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}-{uuid.uuid4().hex[:6]}"
 
 
 @contextmanager
@@ -194,7 +213,10 @@ KNOWN_COLUMNS = ("doc_id", "file_name", "sha256", "status", "scoring_key")
 def documents_in(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """doc_id, file_name, sha256, status, scoring_key of every document (NULL key for older warehouses)."""
     present = {
-        r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = 'documents'").fetchall()
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'documents'"
+        ).fetchall()
     }
     if not present:
         return pd.DataFrame(columns=list(KNOWN_COLUMNS))
@@ -215,7 +237,9 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> 
         return
     con.register("_frame", frame)
     try:
-        con.execute(f"INSERT INTO {table} ({', '.join(frame.columns)}) SELECT {', '.join(frame.columns)} FROM _frame")
+        con.execute(
+            f"INSERT INTO {table} ({', '.join(frame.columns)}) SELECT {', '.join(frame.columns)} FROM _frame"
+        )
     finally:
         con.unregister("_frame")
 
@@ -241,15 +265,29 @@ def delete_documents(con: duckdb.DuckDBPyConnection, doc_ids: Sequence[str]) -> 
     ids = pd.DataFrame({"doc_id": list(doc_ids)})
     con.register("_ids", ids)
     try:
-        con.execute("DELETE FROM matches WHERE clause_id IN (SELECT clause_id FROM clauses WHERE doc_id IN (SELECT doc_id FROM _ids))")
-        for table in ("coverage", "clause_decisions", "departments", "targets", "clauses", "pages", "documents"):
+        con.execute(
+            "DELETE FROM matches WHERE clause_id IN (SELECT clause_id FROM clauses WHERE doc_id IN (SELECT doc_id FROM _ids))"
+        )
+        for table in (
+            "coverage",
+            "clause_decisions",
+            "departments",
+            "targets",
+            "clauses",
+            "pages",
+            "documents",
+        ):
             con.execute(f"DELETE FROM {table} WHERE doc_id IN (SELECT doc_id FROM _ids)")
     finally:
         con.unregister("_ids")
 
 
 def write_documents(
-    con: duckdb.DuckDBPyConnection, docs: Sequence[ParsedDocument], run_id: str, *, scoring_key: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    docs: Sequence[ParsedDocument],
+    run_id: str,
+    *,
+    scoring_key: str | None = None,
 ) -> None:
     """Insert documents with their pages, clauses, departments and targets (replacing any old rows)."""
     delete_documents(con, [d.doc_id for d in docs])
@@ -287,7 +325,9 @@ def write_documents(
             ]
         ),
     )
-    _insert(con, "clauses", pd.DataFrame([{**asdict(c), "kind": str(c.kind)} for d in docs for c in d.clauses]))
+    _insert(
+        con, "clauses", pd.DataFrame([{**asdict(c), "kind": str(c.kind)} for d in docs for c in d.clauses])
+    )
     _insert(con, "departments", pd.DataFrame([asdict(x) for d in docs for x in d.departments]))
     _insert(con, "targets", pd.DataFrame([asdict(x) for d in docs for x in d.targets]))
 
@@ -346,20 +386,32 @@ def write_coverage(con: duckdb.DuckDBPyConnection, cells: Sequence[CoverageCell]
 
 
 def write_run(con: duckdb.DuckDBPyConnection, record: dict[str, Any]) -> None:
-    row = {k: json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, dict) else v for k, v in record.items()}
+    row = {
+        k: json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, dict) else v
+        for k, v in record.items()
+    }
     _insert(con, "runs", pd.DataFrame([row]))
 
 
-def write_evaluation(con: duckdb.DuckDBPyConnection, record: dict[str, Any], per_measure: dict[str, dict[str, float]]) -> None:
+def write_evaluation(
+    con: duckdb.DuckDBPyConnection, record: dict[str, Any], per_measure: dict[str, dict[str, float]]
+) -> None:
     """One evaluation's figures, overall and per measure."""
-    row = {k: json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, dict) else v for k, v in record.items()}
+    row = {
+        k: json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, dict) else v
+        for k, v in record.items()
+    }
     _insert(con, "evaluations", pd.DataFrame([row]))
     _insert(
         con,
         "evaluation_measures",
         pd.DataFrame(
             [
-                {"evaluation_id": record["evaluation_id"], "measure_id": m, **{k: v for k, v in figures.items()}}
+                {
+                    "evaluation_id": record["evaluation_id"],
+                    "measure_id": m,
+                    **{k: v for k, v in figures.items()},
+                }
                 for m, figures in per_measure.items()
             ]
         ),
