@@ -53,12 +53,16 @@ def load_catalogue(settings: Settings) -> Catalogue:
     return pipeline.load_run_catalogue(settings)
 
 
-@task(name="plan", retries=2, retry_delay_seconds=5)  # the warehouse may be briefly locked by a writing client
+@task(
+    name="plan", retries=2, retry_delay_seconds=5
+)  # the warehouse may be briefly locked by a writing client
 def make_plan(settings: Settings, catalogue: Catalogue, force: bool) -> tuple[Plan, ScoringSetup]:
     return pipeline.plan_run(settings, catalogue, force=force)
 
 
-@task(name="parse-document", cache_key_fn=parse_cache_key, persist_result=True, retries=1, retry_delay_seconds=1)
+@task(
+    name="parse-document", cache_key_fn=parse_cache_key, persist_result=True, retries=1, retry_delay_seconds=1
+)
 def parse_document(path: Path) -> ParsedDocument:
     """One file; a bad file gives a status, so a retry only covers a lost worker process."""
     return pipeline.parse_document(path)
@@ -91,7 +95,9 @@ def score(
     return pipeline.score_documents(settings, catalogue, docs)
 
 
-@task(name="publish", retries=2, retry_delay_seconds=10)  # all or nothing: a failed publish left nothing behind
+@task(
+    name="publish", retries=2, retry_delay_seconds=10
+)  # all or nothing: a failed publish left nothing behind
 def publish(
     settings: Settings,
     catalogue: Catalogue,
@@ -104,16 +110,30 @@ def publish(
 ) -> RunSummary:
     result, method, calibration = scored
     return pipeline.publish(
-        settings, catalogue, run_plan, docs, result, method, calibration or setup.calibration, timings, started
+        settings,
+        catalogue,
+        run_plan,
+        docs,
+        result,
+        method,
+        calibration or setup.calibration,
+        timings,
+        started,
     )
 
 
 def _records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows a table artifact can hold (no NaN)."""
-    return [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()} for row in rows]
+    return [
+        {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()} for row in rows
+    ]
 
 
-@flow(name="compare-run", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=1))  # one parse at a time
+#: One parse at a time in the flow's process (pdfium is not thread-safe).
+ONE_PARSER: Any = ThreadPoolTaskRunner(max_workers=1)  # Any: Prefect's runner generics do not type-check here
+
+
+@flow(name="compare-run", log_prints=True, task_runner=ONE_PARSER)
 def compare_run(
     corpus: str = str(Settings().corpus),
     warehouse_path: str = str(Settings().warehouse),
@@ -126,7 +146,12 @@ def compare_run(
 ) -> RunSummary:
     """Match every new or changed PDF in ``corpus`` to the national measures and publish the warehouse."""
     settings = Settings.from_env(
-        corpus=corpus, warehouse=warehouse_path, models=models, top_k=top_k, catalogue=catalogue, calibration=calibration
+        corpus=corpus,
+        warehouse=warehouse_path,
+        models=models,
+        top_k=top_k,
+        catalogue=catalogue,
+        calibration=calibration,
     )
     started = time.time()
     timings: dict[str, float] = {}
@@ -138,7 +163,7 @@ def compare_run(
     docs: list[ParsedDocument] = []
     paths, results = list(run_plan.to_process), str(settings.cache_dir / RESULTS_FOLDER)
     if use_processes(workers, len(paths)):
-        pool = ProcessPoolTaskRunner(max_workers=min(workers, len(paths)))
+        pool: Any = ProcessPoolTaskRunner(max_workers=min(workers, len(paths)))
         docs = extract_documents.with_options(task_runner=pool)(paths, results, force)
     elif paths:
         docs = parse_all(paths, results, force)
@@ -147,8 +172,14 @@ def compare_run(
     scored = score(settings, national, docs)
     timings["score"] = time.perf_counter() - tick
     summary = publish(settings, national, run_plan, docs, scored, setup, timings, started)
-    create_markdown_artifact(key="compare-run-summary", markdown=run_summary.run_markdown(summary), description="compare run")
-    create_table_artifact(key="compare-run-counts", table=_records([run_summary.run_counts(summary)]), description="what the run did")
+    create_markdown_artifact(
+        key="compare-run-summary", markdown=run_summary.run_markdown(summary), description="compare run"
+    )
+    create_table_artifact(
+        key="compare-run-counts",
+        table=_records([run_summary.run_counts(summary)]),
+        description="what the run did",
+    )
     create_table_artifact(
         key="compare-coverage",
         table=_records(run_summary.coverage_summary(summary.warehouse).to_dict("records")),

@@ -26,6 +26,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
+from tqdm import tqdm
 
 from compare import pipeline, staging
 from compare.catalogue import Catalogue
@@ -96,13 +97,20 @@ def stage_all(
         raise SettingsError(f"in_flight must be at least 1, got {in_flight}")
     results: dict[int, list[StagedDocument]] = {}
     pending: dict[PrefectFuture[list[StagedDocument]], int] = {}
-    for index, paths in enumerate(work):
-        if len(pending) >= in_flight:
-            done = next(iter(as_completed(list(pending))))
-            results[pending.pop(done)] = done.result()
-        pending[stage_batch.submit(settings, stage, paths, force)] = index
-    for done in as_completed(list(pending)):
-        results[pending.pop(done)] = done.result()
+    total = sum(len(paths) for paths in work)
+    with tqdm(total=total, desc="stage", unit="doc", disable=None) as progress:
+
+        def collect(done: PrefectFuture[list[StagedDocument]]) -> None:
+            batch = done.result()
+            results[pending.pop(done)] = batch
+            progress.update(len(batch))
+
+        for index, paths in enumerate(work):
+            if len(pending) >= in_flight:
+                collect(next(iter(as_completed(list(pending)))))
+            pending[stage_batch.submit(settings, stage, paths, force)] = index
+        for done in as_completed(list(pending)):
+            collect(done)
     return [doc for index in sorted(results) for doc in results[index]]
 
 

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from compare import pipeline, warehouse
+from compare import pipeline, provenance, warehouse
 from compare.extract import sha256_of
 from compare.records import DocStatus
 from compare.settings import Settings
@@ -173,6 +173,43 @@ def test_a_broken_file_that_is_fixed_is_processed(settings, corpus):
     assert rows(settings.warehouse, "SELECT file_name, status FROM documents") == [("plan.pdf", "ok")]
 
 
+def _unreadable(name: str):
+    """``sha256_of`` as it behaves on a file this process may not read (root reads any file)."""
+
+    def hashing(path: Path) -> str:
+        if path.name == name:
+            raise PermissionError(13, "Permission denied", str(path))
+        return sha256_of(path)
+
+    return hashing
+
+
+def test_an_unreadable_file_is_a_named_failure_and_its_known_rows_stay(settings, corpus, monkeypatch):
+    add(corpus, A)
+    add(corpus, B)
+    first = pipeline.run(settings)
+    (corpus / "new.pdf").write_bytes((CORPUS / "hunan-2015-86.pdf").read_bytes())
+    monkeypatch.setattr(pipeline, "sha256_of", _unreadable("new.pdf"))
+    second = pipeline.run(settings)
+    assert (second.n_files, second.n_processed, second.n_failed, second.n_withdrawn) == (3, 0, 1, 0)
+    assert second.failures == (
+        "new.pdf: cannot be read (Permission denied); check that the file is readable, then run again",
+    )
+    assert rows(settings.warehouse, "SELECT status, n_failed FROM runs ORDER BY run_id DESC LIMIT 1") == [
+        ("partial", 1)
+    ]
+    assert rows(settings.warehouse, "SELECT DISTINCT run_id FROM coverage") == [(first.run_id,)]
+    monkeypatch.setattr(pipeline, "sha256_of", _unreadable(A))  # a known file becomes unreadable
+    third = pipeline.run(settings)
+    assert (third.n_processed, third.n_failed, third.n_withdrawn) == (1, 1, 0)
+    assert rows(settings.warehouse, "SELECT count(*) FROM documents WHERE status = 'ok'") == [(3,)]
+
+
+def test_a_file_gone_before_it_is_parsed_is_a_failure_not_a_crash(tmp_path):
+    parsed = pipeline.parse_document(tmp_path / "gone.pdf")
+    assert parsed.status == DocStatus.FAILED and parsed.message.startswith("gone.pdf: cannot be read")
+
+
 def test_a_file_that_failed_unexpectedly_is_tried_again_but_a_bad_file_is_not(corpus):
     path = add(corpus, A)
     sha = sha256_of(path)
@@ -190,6 +227,16 @@ def test_other_scoring_settings_score_every_document_again(settings, corpus):
     assert summary.n_processed == 1
     assert rows(settings.warehouse, "SELECT max(rank) FROM matches") == [(2,)]
     assert pipeline.run(settings.with_overrides(top_k=2)).n_processed == 0
+
+
+def test_new_code_scores_every_document_again_without_embedding_it_again(settings, corpus, monkeypatch):
+    add(corpus, A)
+    pipeline.run(settings)
+    monkeypatch.setattr(provenance, "source_fingerprint", lambda: "an-upgraded-package")
+    upgraded = pipeline.run(settings)
+    assert (upgraded.n_processed, upgraded.n_embedded) == (1, 0)
+    assert rows(settings.warehouse, "SELECT DISTINCT run_id FROM coverage") == [(upgraded.run_id,)]
+    assert pipeline.run(settings).n_processed == 0
 
 
 def test_force_processes_everything(settings, corpus):

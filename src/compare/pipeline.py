@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,9 @@ MIN_CHARS_PER_PAGE = 20
 def corpus_files(corpus: Path) -> list[Path]:
     """Every ``*.pdf`` under the corpus folder, sorted (case-insensitive suffix)."""
     if not corpus.is_dir():
-        raise DocumentError(corpus, DocStatus.FAILED, "corpus folder does not exist; pass an existing folder with --corpus")
+        raise DocumentError(
+            corpus, DocStatus.FAILED, "corpus folder does not exist; pass an existing folder with --corpus"
+        )
     return sorted(p for p in corpus.rglob("*") if p.is_file() and p.suffix.lower() == ".pdf")
 
 
@@ -102,6 +104,13 @@ class Plan:
     duplicates: dict[str, str] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
     scoring_key: str | None = None
+    #: Files of the corpus that could not be read (name -> message): not processed, reported as
+    #: failures; a document already known under such a name is left as it is.
+    unreadable: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def failures(self) -> tuple[str, ...]:
+        return tuple(self.unreadable.values())
 
     @property
     def corpus_hash(self) -> str:
@@ -117,12 +126,19 @@ class Changes:
     renamed: dict[str, str]
 
 
-def changes(hashes: dict[str, str], names: dict[str, str], known: pd.DataFrame, processed: set[str]) -> Changes:
+def changes(
+    hashes: dict[str, str],
+    names: dict[str, str],
+    known: pd.DataFrame,
+    processed: set[str],
+    keep: Collection[str] = (),
+) -> Changes:
     """Known live documents that left the corpus (withdrawn), whose file now holds other
-    content (replaced), or whose content now lies under another name (renamed)."""
+    content (replaced), or whose content now lies under another name (renamed). Documents
+    whose file name is in ``keep`` (files present but unreadable this time) stay as they are."""
     withdrawn, replaced, renamed = [], [], {}
     for row in known.itertuples():
-        if row.status == DocStatus.WITHDRAWN or row.doc_id in processed:
+        if row.status == DocStatus.WITHDRAWN or row.doc_id in processed or row.file_name in keep:
             continue
         if row.doc_id in names:
             if names[row.doc_id] != row.file_name:
@@ -161,7 +177,7 @@ def plan(
     before (``failed``: other statuses are decided by the content and stay), or was scored
     under another ``scoring_key``; every file with ``force``. Identical files are processed once.
     """
-    hashes = {corpus_name(p, corpus): sha256_of(p) for p in files}
+    hashes, unreadable = _hashes(files, corpus)
     paths = {corpus_name(p, corpus): p for p in files}
     if "scoring_key" not in known.columns:
         known = known.assign(scoring_key=None)
@@ -183,7 +199,7 @@ def plan(
             to_process.append(paths[name])
             reasons[name] = why
     todo = {hashes[corpus_name(p, corpus)][:DOC_ID_HEX] for p in to_process}
-    found = changes(hashes, names, known, todo)
+    found = changes(hashes, names, known, todo, keep=unreadable)
     return Plan(
         to_process=tuple(sorted(to_process)),
         unchanged=tuple(sorted(unchanged)),
@@ -195,20 +211,46 @@ def plan(
         duplicates=duplicates,
         reasons=reasons,
         scoring_key=scoring_key,
+        unreadable=unreadable,
     )
+
+
+def _hashes(files: Sequence[Path], corpus: Path | None) -> tuple[dict[str, str], dict[str, str]]:
+    """The sha256 of each file by corpus name, and a message for each file that cannot be read."""
+    hashes, unreadable = {}, {}
+    for path in files:
+        name = corpus_name(path, corpus)
+        try:
+            hashes[name] = sha256_of(path)
+        except OSError as exc:
+            unreadable[name] = (
+                f"{name}: cannot be read ({exc.strerror or exc}); check that the file is readable, then run again"
+            )
+    return hashes, unreadable
 
 
 def parse_document(path: Path) -> ParsedDocument:
     """Extract, check and segment one file. A bad file gives a status and a message, never an exception."""
-    sha = sha256_of(path)
+    try:
+        sha = sha256_of(path)
+    except OSError as exc:  # gone or unreadable since the plan: a failure the next run tries again
+        sha = hashlib.sha256(f"unreadable:{path}".encode()).hexdigest()
+        message = f"{path.name}: cannot be read ({exc.strerror or exc}); check that the file is readable, then run again"
+        return ParsedDocument(
+            doc_id=sha[:DOC_ID_HEX], file_name=path.name, sha256=sha, status=DocStatus.FAILED, message=message
+        )
     doc_id = sha[:DOC_ID_HEX]
     try:
         pages = extract_pages(path)
         text = full_text(pages)
         if len(text.strip()) < MIN_CHARS_PER_PAGE * len(pages):
-            raise DocumentError(path, DocStatus.NO_TEXT, f"no text layer on {len(pages)} page(s) and no OCR text")
+            raise DocumentError(
+                path, DocStatus.NO_TEXT, f"no text layer on {len(pages)} page(s) and no OCR text"
+            )
         if cjk_share(text) < MIN_CJK_SHARE:
-            raise DocumentError(path, DocStatus.NOT_CHINESE, "the text is not Chinese; expected a Chinese plan")
+            raise DocumentError(
+                path, DocStatus.NOT_CHINESE, "the text is not Chinese; expected a Chinese plan"
+            )
         clauses = segment_clauses(doc_id, pages)
         if problem := not_a_plan_reason(text, clauses):
             raise DocumentError(path, DocStatus.NOT_A_PLAN, problem)
@@ -224,11 +266,15 @@ def parse_document(path: Path) -> ParsedDocument:
             targets=clause_targets(clauses),
         )
     except DocumentError as exc:
-        return ParsedDocument(doc_id=doc_id, file_name=path.name, sha256=sha, status=exc.status, message=str(exc))
+        return ParsedDocument(
+            doc_id=doc_id, file_name=path.name, sha256=sha, status=exc.status, message=str(exc)
+        )
     except Exception as exc:  # one bad document never stops a run
         where = traceback.extract_tb(exc.__traceback__)[-1]
         message = f"{path.name}: unexpected {type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})"
-        return ParsedDocument(doc_id=doc_id, file_name=path.name, sha256=sha, status=DocStatus.FAILED, message=message)
+        return ParsedDocument(
+            doc_id=doc_id, file_name=path.name, sha256=sha, status=DocStatus.FAILED, message=message
+        )
 
 
 @dataclass
@@ -263,7 +309,8 @@ class Scorer:
     def from_settings(cls, settings: Settings, catalogue: Catalogue) -> Scorer:
         encoders = {spec: load_encoder(spec, settings.cache_dir) for spec in settings.models}
         caches = {
-            spec: EmbeddingCache.open(settings.cache_dir, enc.model_id, enc.dim) for spec, enc in encoders.items()
+            spec: EmbeddingCache.open(settings.cache_dir, enc.model_id, enc.dim)
+            for spec, enc in encoders.items()
         }
         bank = exemplar_bank(settings.exemplars, catalogue)
         channels = channel_names(settings.models, catalogue, with_exemplars=len(bank) > 0)
@@ -281,7 +328,10 @@ class Scorer:
         return "fused(" + ",".join(f"{e.model_id}" for e in self.encoders.values()) + f",{LEXICAL})"
 
     def channels(
-        self, clauses: Sequence[Clause], stats: EmbeddingStats | None = None, excluded: frozenset[str] = frozenset()
+        self,
+        clauses: Sequence[Clause],
+        stats: EmbeddingStats | None = None,
+        excluded: frozenset[str] = frozenset(),
     ) -> dict[str, np.ndarray]:
         """Every channel's clause x measure scores.
 
@@ -295,7 +345,9 @@ class Scorer:
         result.update(exemplar_channels(cosines, self.bank, [c.doc_id for c in clauses], excluded))
         return result
 
-    def measure_channels(self, clauses: Sequence[Clause], stats: EmbeddingStats | None = None) -> dict[str, np.ndarray]:
+    def measure_channels(
+        self, clauses: Sequence[Clause], stats: EmbeddingStats | None = None
+    ) -> dict[str, np.ndarray]:
         """The channels that compare clauses with the national measures' own texts."""
         passages = measure_passages(self.catalogue)
         queries = [clause_query(c) for c in clauses]
@@ -416,10 +468,16 @@ def publish(
     run_id = run_id or warehouse.new_run_id()
     docs = [replace(d, file_name=run_plan.names.get(d.doc_id, d.file_name)) for d in docs]
     failed = [d for d in docs if not d.ok]
-    notes = tuple(f"{dup}: same content as {kept}; stored once, as {kept}" for dup, kept in sorted(run_plan.duplicates.items()))
+    failures = (*(d.message for d in failed), *run_plan.failures)
+    notes = tuple(
+        f"{dup}: same content as {kept}; stored once, as {kept}"
+        for dup, kept in sorted(run_plan.duplicates.items())
+    )
     with warehouse.snapshot(settings.warehouse, wait=lock_wait) as con:
         known = warehouse.documents_in(con)
-        found = changes(run_plan.hashes, run_plan.names, known, {d.doc_id for d in docs})
+        found = changes(
+            run_plan.hashes, run_plan.names, known, {d.doc_id for d in docs}, keep=run_plan.unreadable
+        )
         processed = {d.doc_id for d in docs}
         unchanged = sum(1 for doc_id in run_plan.names if doc_id not in processed)
         warehouse.write_catalogue(con, catalogue)
@@ -435,7 +493,7 @@ def publish(
             "run_id": run_id,
             "started_at": pd.Timestamp(started_at, unit="s"),
             "finished_at": pd.Timestamp(time.time(), unit="s"),
-            "status": "partial" if failed else "ok",
+            "status": "partial" if failures else "ok",
             "code_version": provenance.code_version(),
             "catalogue_fingerprint": catalogue.fingerprint,
             "models": ",".join(settings.models),
@@ -444,9 +502,9 @@ def publish(
             "settings": settings.as_record(),
             "scoring_key": run_plan.scoring_key,
             "corpus_hash": run_plan.corpus_hash,
-            "n_documents": len(run_plan.hashes),
+            "n_documents": len(run_plan.hashes) + len(run_plan.unreadable),
             "n_processed": len(docs),
-            "n_failed": len(failed),
+            "n_failed": len(failures),
             "n_unchanged": unchanged,
             "n_withdrawn": len(found.withdrawn),
             "n_replaced": len(found.replaced),
@@ -458,10 +516,10 @@ def publish(
     return RunSummary(
         run_id=run_id,
         warehouse=settings.warehouse,
-        n_files=len(run_plan.hashes),
+        n_files=len(run_plan.hashes) + len(run_plan.unreadable),
         n_processed=len(docs),
-        n_failed=len(failed),
-        failures=tuple(d.message for d in failed),
+        n_failed=len(failures),
+        failures=failures,
         timings=timings,
         record=record,
         n_unchanged=unchanged,
@@ -523,4 +581,14 @@ def run(
     tick = time.perf_counter()
     scored, method, calibration = score_documents(settings, catalogue, docs)
     timings["score"] = time.perf_counter() - tick
-    return publish(settings, catalogue, run_plan, docs, scored, method, calibration or setup.calibration, timings, started)
+    return publish(
+        settings,
+        catalogue,
+        run_plan,
+        docs,
+        scored,
+        method,
+        calibration or setup.calibration,
+        timings,
+        started,
+    )

@@ -4,8 +4,11 @@
   and a hash of the package's source files (so an edited working tree is told apart);
 - ``source_fingerprint``: that hash alone; with a file's content hash it keys the cross-run
   cache of parsed documents (``parse_key``);
-- ``scoring_key``: everything that decides a document's scores (models, top-k, national
-  catalogue, calibration, exemplars). A document scored under another key is scored again.
+- ``scoring_key``: everything that decides a document's scores (the package's source files,
+  models, top-k, national catalogue, calibration, exemplars). A document scored under another
+  key is scored again, so every current row of the warehouse comes from the code and settings
+  of the latest run that touched it: after an upgrade, the next run re-scores the corpus
+  (reusing the stored embeddings).
 """
 
 from __future__ import annotations
@@ -89,6 +92,7 @@ def scoring_key(
     """The hash of everything that decides a document's matches and coverage."""
     blob = json.dumps(
         {
+            "code": source_fingerprint(),
             "models": list(settings.models),
             "top_k": settings.top_k,
             "catalogue": catalogue.fingerprint,

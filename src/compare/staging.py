@@ -196,8 +196,11 @@ def _reused(folder: Path, path: Path, doc_id: str) -> StagedDocument | None:
 def stage_document(scorer: DocumentScorer, path: Path, *, force: bool = False) -> StagedDocument:
     """Parse, score and stage one file (or reuse its staged rows)."""
     tick = time.perf_counter()
-    doc_id = sha256_of(path)[:DOC_ID_HEX]
-    if not force and (done := _reused(scorer.folder, path, doc_id)):
+    try:
+        doc_id = sha256_of(path)[:DOC_ID_HEX]
+    except OSError:  # gone or unreadable since the plan: parse_document gives it a failed status
+        doc_id = None
+    if doc_id and not force and (done := _reused(scorer.folder, path, doc_id)):
         return done
     doc = pipeline.parse_document(path)
     scored = scorer.score(doc)
@@ -314,6 +317,7 @@ def load(
         table: [str(p) for d in doc_ids if (p := staged_file(folder, table, d)).is_file()] for table in TABLES
     }
     failed = [d for d in docs if d.status != DocStatus.OK]
+    failures = (*(d.message for d in failed), *run_plan.failures)
     notes = tuple(
         f"{dup}: same content as {kept}; stored once, as {kept}"
         for dup, kept in sorted(run_plan.duplicates.items())
@@ -322,7 +326,7 @@ def load(
         con.execute(f"SET memory_limit = '{LOADER_MEMORY_LIMIT}'")
         known = warehouse.documents_in(con)
         processed = set(doc_ids)
-        found = pipeline.changes(run_plan.hashes, run_plan.names, known, processed)
+        found = pipeline.changes(run_plan.hashes, run_plan.names, known, processed, keep=run_plan.unreadable)
         unchanged = sum(1 for doc_id in run_plan.names if doc_id not in processed)
         warehouse.write_catalogue(con, catalogue)
         warehouse.delete_documents(con, [*found.replaced, *doc_ids])
@@ -345,7 +349,7 @@ def load(
             "run_id": run_id,
             "started_at": pd.Timestamp(started_at, unit="s"),
             "finished_at": pd.Timestamp(time.time(), unit="s"),
-            "status": "partial" if failed else "ok",
+            "status": "partial" if failures else "ok",
             "code_version": provenance.code_version(),
             "catalogue_fingerprint": catalogue.fingerprint,
             "models": ",".join(settings.models),
@@ -354,9 +358,9 @@ def load(
             "settings": settings.as_record(),
             "scoring_key": run_plan.scoring_key,
             "corpus_hash": run_plan.corpus_hash,
-            "n_documents": len(run_plan.hashes),
+            "n_documents": len(run_plan.hashes) + len(run_plan.unreadable),
             "n_processed": len(docs),
-            "n_failed": len(failed),
+            "n_failed": len(failures),
             "n_unchanged": unchanged,
             "n_withdrawn": len(found.withdrawn),
             "n_replaced": len(found.replaced),
@@ -368,10 +372,10 @@ def load(
     return RunSummary(
         run_id=run_id,
         warehouse=settings.warehouse,
-        n_files=len(run_plan.hashes),
+        n_files=len(run_plan.hashes) + len(run_plan.unreadable),
         n_processed=len(docs),
-        n_failed=len(failed),
-        failures=tuple(d.message for d in failed),
+        n_failed=len(failures),
+        failures=failures,
         timings=timings,
         record=record,
         n_unchanged=unchanged,
