@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -66,6 +67,7 @@ def test_status_shows_documents_runs_and_the_last_run(path):
     result = runner.invoke(app, ["status", "--warehouse", str(path)])
     assert result.exit_code == 0, result.output
     assert "Last 2 runs" in result.output and "last run" in result.output and SAMPLE in result.output
+    assert re.search(r"^seconds: .*publish \d+\.\d", result.output, re.MULTILINE), result.output
 
 
 def test_status_of_a_missing_warehouse_says_what_to_do(tmp_path):
@@ -203,14 +205,14 @@ def test_run_processes_only_the_new_file(tmp_path):
     )
     shutil.copy(CORPUS / OTHER, corpus / OTHER)
     args = [sys.executable, "-m", "compare.cli", "run", "--corpus", str(corpus), "--warehouse", str(path)]
-    done = subprocess.run(
-        [*args, "--models", "hashing"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+    done = subprocess.run(  # the models come from the environment: a flag left out takes the setting
+        args, env={**env, "COMPARE_MODELS": "hashing"}, cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     assert "processed 1, unchanged 1" in done.stdout
     with warehouse.read_only(path) as con:
-        assert con.execute("SELECT n_processed, n_unchanged FROM runs ORDER BY run_id").fetchall() == [
-            (1, 0),
-            (1, 1),
+        assert con.execute("SELECT n_processed, n_unchanged, models FROM runs ORDER BY run_id").fetchall() == [
+            (1, 0, "hashing"),
+            (1, 1, "hashing"),
         ]
         assert con.execute("SELECT count(*) FROM coverage_by_document").fetchall() == [(130,)]

@@ -6,7 +6,6 @@ temporary local Prefect server starts by itself when none is configured).
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -16,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from compare.errors import CompareError
-from compare.settings import DEFAULT_CATALOGUE, ENV_PREFIX, Settings
+from compare.settings import DEFAULT_CATALOGUE, Settings, library_env, setting_help
 
 SEED_DEFAULT = Path("../shared/seeds/001_9829cb079ef84c7a.txt")
 
@@ -41,13 +40,6 @@ from compare.cli_warehouse import register as _register_warehouse_commands  # no
 _register_warehouse_commands(app)
 
 
-def _default(name: str) -> str:
-    """Help text for a flag that, left out, takes the setting: its COMPARE_* variable, else the built-in value."""
-    value = getattr(Settings(), name)
-    shown = ",".join(value) if isinstance(value, tuple) else value
-    return f"[default: ${ENV_PREFIX}{name.upper()} or {shown}]"
-
-
 #: Width used when output is not a terminal (logs, CI), so tables are not cut.
 PIPE_WIDTH = 150
 console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
@@ -58,25 +50,20 @@ def _fail(exc: CompareError) -> None:
     raise typer.Exit(2)
 
 
-def _prefect_env() -> None:
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-
 @app.command()
 def run(
     corpus: Annotated[
-        Path | None, typer.Option(help=f"Folder of provincial plan PDFs {_default('corpus')}.")
+        Path | None, typer.Option(help=f"Folder of provincial plan PDFs {setting_help('corpus')}.")
     ] = None,
     warehouse: Annotated[
-        Path | None, typer.Option(help=f"DuckDB warehouse file to publish {_default('warehouse')}.")
+        Path | None, typer.Option(help=f"DuckDB warehouse file to publish {setting_help('warehouse')}.")
     ] = None,
     models: Annotated[
-        str | None, typer.Option(help=f"Comma-separated embedding models, fused {_default('models')}.")
+        str | None, typer.Option(help=f"Comma-separated embedding models, fused {setting_help('models')}.")
     ] = None,
-    top_k: Annotated[int | None, typer.Option(help=f"Matches kept per clause {_default('top_k')}.")] = None,
+    top_k: Annotated[
+        int | None, typer.Option(help=f"Matches kept per clause {setting_help('top_k')}.")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Reprocess every file, even unchanged ones.")] = False,
     workers: Annotated[int, typer.Option(help="Parsing processes (1: parse in the flow's process).")] = 1,
 ) -> None:
@@ -87,7 +74,7 @@ def run(
 
     Example: compare run --corpus corpora/provincial --warehouse warehouse/compare.duckdb
     """
-    _prefect_env()
+    library_env()
     from compare.modelbuild import ensure_e5_model
     from compare.summary import coverage_summary
 
@@ -165,10 +152,11 @@ def evaluate(
         Path | None, typer.Option(help="Where to find the PDFs when they are not beside the labels.")
     ] = None,
     warehouse: Annotated[
-        Path | None, typer.Option(help=f"DuckDB warehouse to record the figures in {_default('warehouse')}.")
+        Path | None,
+        typer.Option(help=f"DuckDB warehouse to record the figures in {setting_help('warehouse')}."),
     ] = None,
     models: Annotated[
-        str | None, typer.Option(help=f"Comma-separated embedding models, fused {_default('models')}.")
+        str | None, typer.Option(help=f"Comma-separated embedding models, fused {setting_help('models')}.")
     ] = None,
     out: Annotated[Path, typer.Option(help="Markdown file for the figures.")] = Path("docs/evaluation.md"),
     calibrate: Annotated[
@@ -190,7 +178,7 @@ def evaluate(
 
     Example: compare evaluate --gold corpora/provincial --calibrate
     """
-    _prefect_env()
+    library_env()
     import datetime as dt
 
     from compare import evaluate as ev

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from compare.errors import CompareError
-from compare.settings import DEFAULT_WAREHOUSE, PROJECT_ROOT, Settings
+from compare.settings import PROJECT_ROOT, Settings, setting_help
 
 #: Where reports go by default: ``reports/`` in the project.
 DEFAULT_REPORT_DIR = Path("reports") if Path.cwd().resolve() == PROJECT_ROOT else PROJECT_ROOT / "reports"
@@ -24,8 +24,9 @@ console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
 
 def report(
     warehouse: Annotated[
-        Path, typer.Option(help="Published DuckDB warehouse to report on.")
-    ] = DEFAULT_WAREHOUSE,
+        Path | None,
+        typer.Option(help=f"Published DuckDB warehouse to report on {setting_help('warehouse')}."),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Folder for report.html and report.pdf.")] = DEFAULT_REPORT_DIR,
     pdf: Annotated[
         bool, typer.Option("--pdf/--no-pdf", help="Also print report.pdf with headless Chromium.")

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from compare.errors import CompareError
-from compare.settings import DEFAULT_WAREHOUSE, Settings
+from compare.settings import Settings, setting_help
 
 #: Width used when output is not a terminal (logs, CI).
 PIPE_WIDTH = 150
@@ -35,7 +35,9 @@ def _fail(exc: CompareError) -> None:
 @review_app.command("export")
 def export(
     out: Annotated[Path, typer.Option(help="The .xlsx workbook to write.")],
-    warehouse: Annotated[Path, typer.Option(help="Published DuckDB warehouse.")] = DEFAULT_WAREHOUSE,
+    warehouse: Annotated[
+        Path | None, typer.Option(help=f"Published DuckDB warehouse {setting_help('warehouse')}.")
+    ] = None,
     skip_reviewed: Annotated[
         bool, typer.Option(help="Leave out cells that already have a current review.")
     ] = False,
@@ -66,7 +68,9 @@ def import_(
     workbook: Annotated[
         Path, typer.Argument(help="A workbook written by `compare review export` and filled in.")
     ],
-    warehouse: Annotated[Path, typer.Option(help="Published DuckDB warehouse.")] = DEFAULT_WAREHOUSE,
+    warehouse: Annotated[
+        Path | None, typer.Option(help=f"Published DuckDB warehouse {setting_help('warehouse')}.")
+    ] = None,
     reviewer: Annotated[
         str | None, typer.Option(help="Reviewer for rows whose reviewer column is empty.")
     ] = None,

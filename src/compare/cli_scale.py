@@ -5,7 +5,6 @@ Registered on the main ``compare`` app in ``compare.cli``; see docs/scale.md.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from compare.errors import CompareError
-from compare.settings import DEFAULT_CORPUS, DEFAULT_MODELS, DEFAULT_TOP_K, DEFAULT_WAREHOUSE, Settings
+from compare.settings import Settings, library_env, setting_help
 
 #: Width used when output is not a terminal (logs, CI).
 PIPE_WIDTH = 150
@@ -72,8 +71,12 @@ def generate(
 
 @scale_app.command("run")
 def run(
-    corpus: Annotated[Path, typer.Option(help="Folder of plan PDFs.")] = DEFAULT_CORPUS,
-    warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file to publish.")] = DEFAULT_WAREHOUSE,
+    corpus: Annotated[
+        Path | None, typer.Option(help=f"Folder of plan PDFs {setting_help('corpus')}.")
+    ] = None,
+    warehouse: Annotated[
+        Path | None, typer.Option(help=f"DuckDB warehouse file to publish {setting_help('warehouse')}.")
+    ] = None,
     staging: Annotated[
         Path | None,
         typer.Option(help="Folder for the per-document Parquet files (default: <warehouse>.staging)."),
@@ -88,10 +91,12 @@ def run(
     in_flight: Annotated[
         int, typer.Option(help="Batches submitted at a time (a few times the number of workers).")
     ] = DEFAULT_IN_FLIGHT,
-    models: Annotated[str, typer.Option(help="Comma-separated embedding models, fused.")] = ",".join(
-        DEFAULT_MODELS
-    ),
-    top_k: Annotated[int, typer.Option(help="Matches kept per clause.")] = DEFAULT_TOP_K,
+    models: Annotated[
+        str | None, typer.Option(help=f"Comma-separated embedding models, fused {setting_help('models')}.")
+    ] = None,
+    top_k: Annotated[
+        int | None, typer.Option(help=f"Matches kept per clause {setting_help('top_k')}.")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Reprocess and restage every file.")] = False,
 ) -> None:
     """Stage new or changed PDFs in batches on a Dask cluster, then load them into the warehouse.
@@ -100,14 +105,7 @@ def run(
 
     Example: compare scale run --corpus /data/synthetic --warehouse warehouse/scale.duckdb --workers 2
     """
-    for name, value in (
-        ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
-        ("PREFECT_LOGGING_LEVEL", "WARNING"),
-        ("HF_HUB_OFFLINE", "1"),
-        ("TRANSFORMERS_OFFLINE", "1"),
-        ("DASK_DISTRIBUTED__LOGGING__DISTRIBUTED", "warning"),
-    ):
-        os.environ.setdefault(name, value)
+    library_env()
     from compare.summary import DOCUMENT_STATUS_SQL
     from compare.warehouse import read_only
 

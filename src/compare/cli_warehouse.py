@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-import os
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,14 +16,14 @@ from rich.console import Console
 from rich.table import Table
 
 from compare.errors import CompareError, SettingsError
-from compare.settings import Settings
+from compare.settings import Settings, library_env, setting_help
 
 #: Width used when output is not a terminal (logs, CI), so tables are not cut.
 PIPE_WIDTH = 150
 #: Characters of a cell shown in a terminal table (``--format csv`` or ``json`` shows all).
 MAX_CELL = 80
 QUERY_FORMATS = ("table", "csv", "json")
-WAREHOUSE_HELP = "DuckDB warehouse file [default: $COMPARE_WAREHOUSE or warehouse/compare.duckdb]."
+WAREHOUSE_HELP = f"DuckDB warehouse file {setting_help('warehouse')}."
 console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
 
 
@@ -63,7 +63,8 @@ def status(
     except CompareError as exc:
         _fail(exc)
         return
-    console.print(frame_table(state.documents, title=f"Documents in {path}"))
+    console.print(f"warehouse: {path}")
+    console.print(frame_table(state.documents, title="Documents by status"))
     console.print(frame_table(state.runs, title=f"Last {len(state.runs)} runs"))
     if state.last_run is not None:
         last = state.last_run
@@ -71,7 +72,11 @@ def status(
             f"last run {last['run_id']} ({last.get('status')}), finished {last.get('finished_at')} UTC; "
             f"code {last.get('code_version')}; models {last.get('models')}"
         )
-        console.print(f"timings (s): {last.get('timings')}")
+        timings = last.get("timings")
+        if isinstance(timings, str):
+            timings = json.loads(timings)
+        if isinstance(timings, dict):
+            console.print("seconds: " + ", ".join(f"{stage} {float(s):.1f}" for stage, s in timings.items()))
     if not state.coverage.empty:
         console.print(
             frame_table(state.coverage, title="Coverage of the 65 national measures (current documents)")
@@ -144,13 +149,15 @@ def serve(
     name: Annotated[str, typer.Option(help="Deployment name: compare-run/<name>.")] = "scheduled",
     timezone: Annotated[str, typer.Option(help="IANA timezone of the schedule.")] = "UTC",
     corpus: Annotated[
-        Path | None, typer.Option(help="Folder of provincial plan PDFs [default: settings].")
+        Path | None, typer.Option(help=f"Folder of provincial plan PDFs {setting_help('corpus')}.")
     ] = None,
     warehouse: Annotated[Path | None, typer.Option(help=WAREHOUSE_HELP)] = None,
     models: Annotated[
-        str | None, typer.Option(help="Comma-separated embedding models [default: settings].")
+        str | None, typer.Option(help=f"Comma-separated embedding models {setting_help('models')}.")
     ] = None,
-    top_k: Annotated[int | None, typer.Option(help="Matches kept per clause [default: settings].")] = None,
+    top_k: Annotated[
+        int | None, typer.Option(help=f"Matches kept per clause {setting_help('top_k')}.")
+    ] = None,
     workers: Annotated[int, typer.Option(help="Parsing processes (1: parse in the flow's process).")] = 1,
 ) -> None:
     """Serve a scheduled deployment of the run against a Prefect server, until stopped (Ctrl-C).
@@ -160,7 +167,7 @@ def serve(
 
     Example: PREFECT_API_URL=http://127.0.0.1:4200/api compare serve --cron "0 3 * * *" --timezone Asia/Shanghai
     """
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    library_env()
     try:
         settings = Settings.from_env(corpus=corpus, warehouse=warehouse, models=models, top_k=top_k)
         from flows import serve as serving

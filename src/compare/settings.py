@@ -100,6 +100,33 @@ class Settings:
         }
 
 
+#: What the commands set for the libraries they drive, unless the environment already says:
+#: Prefect reports nothing home (telemetry cannot reach out here) and logs warnings only, and
+#: waits for its temporary server as long as a first start on a busy 2-core machine takes (its
+#: own default, 20 s, is too short); Hugging Face never looks for a hub; Dask logs warnings only.
+LIBRARY_ENV_DEFAULTS: dict[str, str] = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "DASK_DISTRIBUTED__LOGGING__DISTRIBUTED": "warning",
+}
+
+
+def library_env() -> None:
+    """Set ``LIBRARY_ENV_DEFAULTS`` where the environment does not set them."""
+    for name, value in LIBRARY_ENV_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+
+
+def setting_help(name: str) -> str:
+    """``[default: $COMPARE_<NAME> or <built-in value>]``: for a flag that, left out, takes the setting."""
+    value = getattr(Settings(), name)
+    shown = ",".join(value) if isinstance(value, tuple) else value
+    return f"[default: ${ENV_PREFIX}{name.upper()} or {shown}]"
+
+
 def _coerce(name: str, value: Any) -> Any:
     try:
         if name == "exemplars":
