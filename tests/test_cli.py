@@ -190,7 +190,7 @@ def test_serve_rejects_a_bad_schedule():
 
 @pytest.mark.flow
 @pytest.mark.slow
-def test_run_processes_only_the_new_file(tmp_path):
+def test_run_processes_only_new_files_and_exits_1_on_a_bad_one(tmp_path):
     """``compare run`` as a user runs it: its own process, the flow on a temporary Prefect server."""
     env = {
         **os.environ,
@@ -204,15 +204,22 @@ def test_run_processes_only_the_new_file(tmp_path):
         Settings.from_env(corpus=corpus, warehouse=path, models=("hashing",), cache_dir=tmp_path / "cache")
     )
     shutil.copy(CORPUS / OTHER, corpus / OTHER)
+    (corpus / "broken.pdf").write_bytes(b"not a pdf at all")
     args = [sys.executable, "-m", "compare.cli", "run", "--corpus", str(corpus), "--warehouse", str(path)]
     done = subprocess.run(  # the models come from the environment: a flag left out takes the setting
         args, env={**env, "COMPARE_MODELS": "hashing"}, cwd=ROOT, capture_output=True, text=True, timeout=300
     )
-    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
-    assert "processed 1, unchanged 1" in done.stdout
+    assert done.returncode == 1, done.stdout + done.stderr[-3000:]  # 1: a partial failure, reported
+    assert re.search(r"processed 2, unchanged 1, .* failed\s+1;", done.stdout, re.DOTALL), done.stdout
+    assert "failed: broken.pdf: " in done.stdout, done.stdout
     with warehouse.read_only(path) as con:
-        assert con.execute("SELECT n_processed, n_unchanged, models FROM runs ORDER BY run_id").fetchall() == [
+        assert con.execute(
+            "SELECT n_processed, n_unchanged, models FROM runs ORDER BY run_id"
+        ).fetchall() == [
             (1, 0, "hashing"),
-            (1, 1, "hashing"),
+            (2, 1, "hashing"),
+        ]
+        assert con.execute("SELECT status FROM documents WHERE file_name = 'broken.pdf'").fetchall() == [
+            ("not_pdf",)
         ]
         assert con.execute("SELECT count(*) FROM coverage_by_document").fetchall() == [(130,)]

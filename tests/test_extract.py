@@ -135,6 +135,13 @@ def test_traditional_text_is_kept_as_printed_and_normalized_for_matching():
     assert for_matching("支援軟體企業開展雲端計算") == "支持软件企业开展云计算"
 
 
+def test_simplified_text_keeps_its_mainland_words():
+    """Taiwan-to-mainland phrase rules apply to traditional text only: a mainland plan's 文件,
+    智慧城市, 建立 and 核心 are its own words."""
+    text = "湖南省人民政府文件：建立智慧城市核心平台，整合资源，完善程序。"
+    assert for_matching(text) == text
+
+
 def test_junk_share_counts_cid_escapes_and_replacement_characters():
     assert junk_share("(cid:12)(cid:13)ab") == pytest.approx(16 / 18)
     assert junk_share("互联网\ufffd") == pytest.approx(0.25)

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from compare import pipeline, warehouse
 from compare.errors import DocumentError
 from compare.extract import MAX_PAGES, pages
 from compare.pipeline import parse_document
 from compare.records import DocStatus
+from compare.settings import Settings
 
 PDFS = Path(__file__).resolve().parent / "data" / "pdfs"
 
@@ -76,3 +78,29 @@ def test_a_missing_file_is_a_failure_not_a_crash(tmp_path):
     with pytest.raises(DocumentError) as caught:
         pages(tmp_path / "gone.pdf")
     assert caught.value.status == DocStatus.FAILED and "gone.pdf" in str(caught.value)
+
+
+def test_one_run_over_every_bad_input_publishes_the_good_plan_and_a_status_for_each(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in EXPECTED:
+        (corpus / f"{name}.pdf").write_bytes((PDFS / f"{name}.pdf").read_bytes())
+    (corpus / "clean-text.pdf").write_bytes((PDFS / "clean-text.pdf").read_bytes())
+    settings = Settings(
+        corpus=corpus, warehouse=tmp_path / "w.duckdb", models=("hashing",), cache_dir=tmp_path / "c"
+    )
+    summary = pipeline.run(settings)
+    assert (summary.n_files, summary.n_processed, summary.n_failed) == (
+        len(EXPECTED) + 1,
+        len(EXPECTED) + 1,
+        len(EXPECTED),
+    )
+    assert sorted(m.split(":")[0] for m in summary.failures) == sorted(f"{name}.pdf" for name in EXPECTED)
+    with warehouse.read_only(settings.warehouse) as con:
+        statuses = dict(con.execute("SELECT file_name, status FROM documents").fetchall())
+        assert statuses == {"clean-text.pdf": "ok", **{f"{n}.pdf": str(EXPECTED[n][0]) for n in EXPECTED}}
+        assert con.execute("SELECT status, n_failed FROM runs").fetchall() == [("partial", len(EXPECTED))]
+        assert con.execute("SELECT count(*) FROM coverage").fetchall() == [(65,)]
+        assert con.execute(
+            "SELECT count(*) FROM clauses c JOIN documents d USING (doc_id) WHERE d.status <> 'ok'"
+        ).fetchall() == [(0,)]

@@ -42,12 +42,20 @@ def test_offsets_point_at_the_clause_text(name):
         assert found[page_index].number == clause.page
 
 
-def test_notice_wrapper_and_cc_block_are_boilerplate():
-    found = clauses("clean", extracted("clean-text"))
+def test_notice_wrapper_is_boilerplate_and_red_header_and_cc_block_are_no_clauses():
+    pages = extracted("clean-text")
+    found = clauses("clean", pages)
     boilerplate = [c.text for c in found if c.kind == ClauseKind.BOILERPLATE]
-    assert boilerplate[0] == "江西省人民政府文件" and "（此件公开发布）" in boilerplate
-    assert boilerplate[-2].startswith("抄送：") and boilerplate[-1].endswith("印发")
+    assert boilerplate[0] == "赣府发〔2016〕9号" and "（此件公开发布）" in boilerplate
+    assert boilerplate[-1] == "（此件公开发布）"
     assert all(c.kind != ClauseKind.BOILERPLATE for c in found if c.path)
+    assert not [
+        c.text
+        for c in found
+        if c.text in ("江西省人民政府文件",) or c.text.startswith("抄送") or c.text.endswith("印发")
+    ]
+    page_text = full_text(pages)  # kept in the pages, where the metadata reads them
+    assert "江西省人民政府文件" in page_text and "抄送：" in page_text
 
 
 def test_an_item_that_enumerates_measures_is_split_and_a_plain_one_is_not():

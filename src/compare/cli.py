@@ -12,7 +12,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from compare.errors import CompareError
 from compare.settings import DEFAULT_CATALOGUE, Settings, library_env, setting_help
@@ -95,35 +94,11 @@ def run(
     except CompareError as exc:
         _fail(exc)
         return
-    table = coverage_summary(summary.warehouse)
-    view = Table(title=f"Coverage of the 65 national measures (run {summary.run_id})")
-    for column in (
-        "file_name",
-        "province",
-        "doc_number",
-        "status",
-        "covered",
-        "partial",
-        "absent",
-        "covered_pct",
-    ):
-        view.add_column(column)
-    for row in table.itertuples(index=False):
-        view.add_row(
-            *(
-                str(getattr(row, c))
-                for c in (
-                    "file_name",
-                    "province",
-                    "doc_number",
-                    "status",
-                    "covered",
-                    "partial",
-                    "absent",
-                    "covered_pct",
-                )
-            )
-        )
+    from compare.cli_warehouse import frame_table
+
+    columns = ["file_name", "province", "doc_number", "status", "covered", "partial", "absent", "covered_pct"]
+    table = coverage_summary(summary.warehouse)[columns]
+    view = frame_table(table, title=f"Coverage of the 65 national measures (run {summary.run_id})")
     console.print(view)
     console.print(
         f"warehouse: {summary.warehouse.resolve()}  (files {summary.n_files}, processed {summary.n_processed}, "

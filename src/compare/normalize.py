@@ -4,7 +4,8 @@
 ideographs, no spaces between CJK characters, full-width letters, digits and number signs
 folded to half-width (Chinese punctuation kept, and ASCII punctuation next to Chinese made
 full-width), and traditional characters and Taiwan vocabulary converted to simplified
-mainland usage with OpenCC's ``tw2sp`` (網際網路 → 互联网, 資訊 → 信息, 軟體 → 软件).
+mainland usage with OpenCC's ``tw2sp`` (網際網路 → 互联网, 資訊 → 信息, 軟體 → 软件); a text
+with no traditional character is left as it is.
 """
 
 from __future__ import annotations
@@ -55,7 +56,14 @@ def chinese_punctuation(text: str) -> str:
 
 
 def simplified(text: str) -> str:
-    """Traditional characters and Taiwan vocabulary (網際網路, 資訊, 軟體) to simplified mainland usage."""
+    """Traditional characters and Taiwan vocabulary (網際網路, 資訊, 軟體) to simplified mainland usage.
+
+    Text already in simplified characters is returned as it is: ``tw2sp``'s phrase table also
+    rewrites mainland words that Taiwan uses differently (文件 → 文档, 智慧 → 智能, 建立 → 创建,
+    核心 → 内核, 整合 → 集成), which would put words into a mainland plan that it never uses.
+    """
+    if _converter("t2s").convert(text) == text:
+        return text
     return _converter("tw2sp").convert(text)
 
 

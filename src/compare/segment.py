@@ -11,14 +11,16 @@ Every clause has:
   item's path and ``+n`` (``一.（三）+1`` for the first such paragraph); the parts of an
   item split into several measures get ``#n`` (``二.（三）.2#1``, ``#2`` …). Paragraphs
   before the first numbered item and the closing boilerplate have an empty path.
+
+The red header (``湖南省人民政府办公厅文件``) and the 抄送/印发 block are the printed
+document's furniture, not its text: they give no clause (they stay in ``pages``).
 - ``heading``: the chain of headings above it, joined with `` > ``.
 - ``page``: the page it starts on; ``char_start``/``char_end``: its span in
   ``full_text(pages)``. The span covers the clause's text; a clause that runs over a page
   break also covers the newline between the pages (``text`` has no newline).
 - ``kind``:
-  ``boilerplate``: the notice wrapper around the plan (red header, document number,
-  the 关于印发…的通知 title, addressees, the covering note, signature and date,
-  （此件公开发布）) and the 抄送/印发 block;
+  ``boilerplate``: the notice wrapper around the plan (document number, the
+  关于印发…的通知 title, addressees, the covering note, signature and date, （此件公开发布）);
   ``heading``: the plan title and numbered headings with no body (``一、总体要求``,
   ``（一）“互联网+”创业创新。``);
   ``principle``: the preamble and items under 指导思想, 基本原则, 总体思路 or 总体要求;
@@ -198,6 +200,12 @@ def paragraphs(pages: Sequence[Page]) -> list[_Paragraph]:
     return result
 
 
+def _is_furniture(text: str) -> bool:
+    """The red header or a line of the 抄送/印发 block: no clause."""
+    line = text.strip()
+    return bool(_RED_HEADER.match(line) or _CC_BLOCK.search(line))
+
+
 def _is_boilerplate(text: str) -> bool:
     return bool(
         _RED_HEADER.match(text)
@@ -354,6 +362,8 @@ def clauses(doc_id: str, pages: Sequence[Page]) -> tuple[Clause, ...]:
     markers = [marker_of(p.text) for p in paras]
     for index, para in enumerate(paras):
         text = para.text
+        if _is_furniture(para.simple):
+            continue
         if index < plan_start or _is_boilerplate(para.simple):
             emit(para, "", "", ClauseKind.BOILERPLATE)
             continue
