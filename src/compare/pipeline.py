@@ -467,19 +467,10 @@ def publish(
     tick = time.perf_counter()
     run_id = run_id or warehouse.new_run_id()
     docs = [replace(d, file_name=run_plan.names.get(d.doc_id, d.file_name)) for d in docs]
-    failed = [d for d in docs if not d.ok]
-    failures = (*(d.message for d in failed), *run_plan.failures)
-    notes = tuple(
-        f"{dup}: same content as {kept}; stored once, as {kept}"
-        for dup, kept in sorted(run_plan.duplicates.items())
-    )
+    processed = {d.doc_id for d in docs}
     with warehouse.snapshot(settings.warehouse, wait=lock_wait) as con:
         known = warehouse.documents_in(con)
-        found = changes(
-            run_plan.hashes, run_plan.names, known, {d.doc_id for d in docs}, keep=run_plan.unreadable
-        )
-        processed = {d.doc_id for d in docs}
-        unchanged = sum(1 for doc_id in run_plan.names if doc_id not in processed)
+        found = changes(run_plan.hashes, run_plan.names, known, processed, keep=run_plan.unreadable)
         warehouse.write_catalogue(con, catalogue)
         warehouse.delete_documents(con, list(found.replaced))
         warehouse.write_documents(con, docs, run_id, scoring_key=run_plan.scoring_key)
@@ -488,36 +479,75 @@ def publish(
         warehouse.write_matches(con, scored.matches, run_id)
         warehouse.write_coverage(con, scored.cells, run_id)
         warehouse.write_decisions(con, scored.decisions, run_id)
-        timings = {**timings, "publish": time.perf_counter() - tick}
-        record = {
-            "run_id": run_id,
-            "started_at": pd.Timestamp(started_at, unit="s"),
-            "finished_at": pd.Timestamp(time.time(), unit="s"),
-            "status": "partial" if failures else "ok",
-            "code_version": provenance.code_version(),
-            "catalogue_fingerprint": catalogue.fingerprint,
-            "models": ",".join(settings.models),
-            "model_ids": scorer_method,
-            "thresholds": calibration.as_record(),
-            "settings": settings.as_record(),
-            "scoring_key": run_plan.scoring_key,
-            "corpus_hash": run_plan.corpus_hash,
-            "n_documents": len(run_plan.hashes) + len(run_plan.unreadable),
-            "n_processed": len(docs),
-            "n_failed": len(failures),
-            "n_unchanged": unchanged,
-            "n_withdrawn": len(found.withdrawn),
-            "n_replaced": len(found.replaced),
-            "n_clauses": sum(len(d.clauses) for d in docs),
-            "n_embedded": scored.embedding.embedded,
-            "timings": timings,
-        }
-        warehouse.write_run(con, record)
+        return record_run(
+            con,
+            settings,
+            catalogue,
+            run_plan,
+            found,
+            run_id=run_id,
+            started_at=started_at,
+            timings={**timings, "publish": time.perf_counter() - tick},
+            processed=processed,
+            failed=[d.message for d in docs if not d.ok],
+            n_clauses=sum(len(d.clauses) for d in docs),
+            n_embedded=scored.embedding.embedded,
+            model_ids=scorer_method,
+            thresholds=calibration.as_record(),
+        )
+
+
+def record_run(
+    con: Any,
+    settings: Settings,
+    catalogue: Catalogue,
+    run_plan: Plan,
+    found: Changes,
+    *,
+    run_id: str,
+    started_at: float,
+    timings: dict[str, float],
+    processed: set[str],
+    failed: Sequence[str],
+    n_clauses: int,
+    n_embedded: int,
+    model_ids: str | None,
+    thresholds: dict[str, Any],
+) -> RunSummary:
+    """Write the run's row into the snapshot ``con`` and give its summary (``publish`` and the
+    staged loader both end here). ``failed``: the messages of processed documents that failed."""
+    failures = (*failed, *run_plan.failures)
+    unchanged = sum(1 for doc_id in run_plan.names if doc_id not in processed)
+    n_files = len(run_plan.hashes) + len(run_plan.unreadable)
+    record = {
+        "run_id": run_id,
+        "started_at": pd.Timestamp(started_at, unit="s"),
+        "finished_at": pd.Timestamp(time.time(), unit="s"),
+        "status": "partial" if failures else "ok",
+        "code_version": provenance.code_version(),
+        "catalogue_fingerprint": catalogue.fingerprint,
+        "models": ",".join(settings.models),
+        "model_ids": model_ids,
+        "thresholds": thresholds,
+        "settings": settings.as_record(),
+        "scoring_key": run_plan.scoring_key,
+        "corpus_hash": run_plan.corpus_hash,
+        "n_documents": n_files,
+        "n_processed": len(processed),
+        "n_failed": len(failures),
+        "n_unchanged": unchanged,
+        "n_withdrawn": len(found.withdrawn),
+        "n_replaced": len(found.replaced),
+        "n_clauses": n_clauses,
+        "n_embedded": n_embedded,
+        "timings": timings,
+    }
+    warehouse.write_run(con, record)
     return RunSummary(
         run_id=run_id,
         warehouse=settings.warehouse,
-        n_files=len(run_plan.hashes) + len(run_plan.unreadable),
-        n_processed=len(docs),
+        n_files=n_files,
+        n_processed=len(processed),
         n_failed=len(failures),
         failures=failures,
         timings=timings,
@@ -525,8 +555,11 @@ def publish(
         n_unchanged=unchanged,
         n_withdrawn=len(found.withdrawn),
         n_replaced=len(found.replaced),
-        n_embedded=scored.embedding.embedded,
-        notes=notes,
+        n_embedded=n_embedded,
+        notes=tuple(
+            f"{dup}: same content as {kept}; stored once, as {kept}"
+            for dup, kept in sorted(run_plan.duplicates.items())
+        ),
     )
 
 

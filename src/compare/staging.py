@@ -41,7 +41,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from compare import pipeline, provenance, warehouse
+from compare import pipeline, warehouse
 from compare.catalogue import Catalogue
 from compare.docscore import DocumentScorer, document_scorer
 from compare.errors import SettingsError, WarehouseError
@@ -316,18 +316,11 @@ def load(
     files = {
         table: [str(p) for d in doc_ids if (p := staged_file(folder, table, d)).is_file()] for table in TABLES
     }
-    failed = [d for d in docs if d.status != DocStatus.OK]
-    failures = (*(d.message for d in failed), *run_plan.failures)
-    notes = tuple(
-        f"{dup}: same content as {kept}; stored once, as {kept}"
-        for dup, kept in sorted(run_plan.duplicates.items())
-    )
     with warehouse.snapshot(settings.warehouse, wait=lock_wait) as con:
         con.execute(f"SET memory_limit = '{LOADER_MEMORY_LIMIT}'")
         known = warehouse.documents_in(con)
         processed = set(doc_ids)
         found = pipeline.changes(run_plan.hashes, run_plan.names, known, processed, keep=run_plan.unreadable)
-        unchanged = sum(1 for doc_id in run_plan.names if doc_id not in processed)
         warehouse.write_catalogue(con, catalogue)
         warehouse.delete_documents(con, [*found.replaced, *doc_ids])
         con.register(
@@ -343,47 +336,22 @@ def load(
             con.unregister("_names")
         warehouse.mark_withdrawn(con, list(found.withdrawn), run_id)
         warehouse.rename_documents(con, found.renamed)
-        timings = {**timings, "load": time.perf_counter() - tick}
-        n_embedded = sum(d.n_embedded for d in docs)
-        record = {
-            "run_id": run_id,
-            "started_at": pd.Timestamp(started_at, unit="s"),
-            "finished_at": pd.Timestamp(time.time(), unit="s"),
-            "status": "partial" if failures else "ok",
-            "code_version": provenance.code_version(),
-            "catalogue_fingerprint": catalogue.fingerprint,
-            "models": ",".join(settings.models),
-            "model_ids": stage.method if stage is not None else None,
-            "thresholds": stage.calibration if stage is not None else setup.calibration.as_record(),
-            "settings": settings.as_record(),
-            "scoring_key": run_plan.scoring_key,
-            "corpus_hash": run_plan.corpus_hash,
-            "n_documents": len(run_plan.hashes) + len(run_plan.unreadable),
-            "n_processed": len(docs),
-            "n_failed": len(failures),
-            "n_unchanged": unchanged,
-            "n_withdrawn": len(found.withdrawn),
-            "n_replaced": len(found.replaced),
-            "n_clauses": sum(d.n_clauses for d in docs),
-            "n_embedded": n_embedded,
-            "timings": timings,
-        }
-        warehouse.write_run(con, record)
-    return RunSummary(
-        run_id=run_id,
-        warehouse=settings.warehouse,
-        n_files=len(run_plan.hashes) + len(run_plan.unreadable),
-        n_processed=len(docs),
-        n_failed=len(failures),
-        failures=failures,
-        timings=timings,
-        record=record,
-        n_unchanged=unchanged,
-        n_withdrawn=len(found.withdrawn),
-        n_replaced=len(found.replaced),
-        n_embedded=n_embedded,
-        notes=notes,
-    )
+        return pipeline.record_run(
+            con,
+            settings,
+            catalogue,
+            run_plan,
+            found,
+            run_id=run_id,
+            started_at=started_at,
+            timings={**timings, "load": time.perf_counter() - tick},
+            processed=processed,
+            failed=[d.message for d in docs if d.status != DocStatus.OK],
+            n_clauses=sum(d.n_clauses for d in docs),
+            n_embedded=sum(d.n_embedded for d in docs),
+            model_ids=stage.method if stage is not None else None,
+            thresholds=stage.calibration if stage is not None else setup.calibration.as_record(),
+        )
 
 
 def default_staging(settings: Settings) -> Path:
