@@ -193,3 +193,39 @@ def test_chinese_query_is_closer_to_its_english_translation(spec: str, e5_dir: P
 def test_unloadable_model_spec_says_what_to_use(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="e5-small"):
         load_encoder(str(tmp_path / "no-such-model"))
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_any_sentence_transformers_folder_stands_in_for_the_default_models(
+    e5_dir: Path, tmp_path: Path
+) -> None:
+    """A model given by its folder (here: the built e5 folder copied under another name) is
+    loaded by sentence-transformers and scores a run like any other channel."""
+    import duckdb
+
+    from compare import pipeline
+    from compare.settings import Settings
+    from tests.conftest import CORPUS
+
+    folder = tmp_path / "my-model"
+    _linked_copy(e5_dir, folder)
+    encoder = load_encoder(str(folder))
+    assert isinstance(encoder, SentenceTransformerEncoder) and encoder.model_id.startswith("my-model@")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "ningbo-2016-29.pdf").write_bytes((CORPUS / "ningbo-2016-29.pdf").read_bytes())
+    settings = Settings(
+        corpus=corpus,
+        warehouse=tmp_path / "w.duckdb",
+        models=(str(folder),),
+        exemplars=None,
+        cache_dir=tmp_path / "c",
+    )
+    summary = pipeline.run(settings)
+    assert summary.n_failed == 0 and summary.n_embedded > 0
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        assert con.execute("SELECT models, model_ids LIKE '%my-model@%' FROM runs").fetchall() == [
+            (str(folder), True)
+        ]
+        assert con.execute("SELECT count(*) FROM coverage").fetchall() == [(65,)]
