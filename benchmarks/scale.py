@@ -66,6 +66,8 @@ PLANS: dict[str, list[tuple[int, str, int, int]]] = {
     # after a change to the flow: the hashing points that show memory against size, and the speedup
     "recheck": [(30, HASHING, 2, 1), *[(300, HASHING, w, 1) for w in (1, 2, 4)], (3000, HASHING, 2, 1)],
 }
+#: the default models, one worker against two: speed, memory, and whether the rows are bit-identical
+PLANS["models"] = [(30, DEFAULT_MODELS, 1, 1), (30, DEFAULT_MODELS, 2, 1)]
 PLANS["all"] = PLANS["main"] + PLANS["large"]
 
 
