@@ -89,7 +89,9 @@ def main() -> None:
     fixtures.register_font()
     sources = sorted((FIXTURES / "sources").glob("*.txt"))
     scanned = [s for s in sources if "scan" in s.stem]  # scanned.pdf, variant-scan-*.pdf: no text layer
-    text_files = sorted(CORPUS.glob("*.pdf")) + [FIXTURES / f"{s.stem}.pdf" for s in sources if s not in scanned]
+    text_files = sorted(CORPUS.glob("*.pdf")) + [
+        FIXTURES / f"{s.stem}.pdf" for s in sources if s not in scanned
+    ]
     with tempfile.TemporaryDirectory() as folder:
         scan = Path(folder) / f"{SCAN_SOURCE}-scanned.pdf"
         scan.write_bytes(fixtures.scan_of((CORPUS / f"{SCAN_SOURCE}.pdf").read_bytes(), args.scan_pages))
