@@ -1,4 +1,4 @@
-"""Scoring one document at a time: the same bits wherever it runs, in memory that does not grow.
+"""Scoring one document at a time, with the same bits wherever it runs.
 
 ``pipeline.Scorer`` scores any batch of documents, and its arithmetic is per clause (cosines,
 per-clause z-scores, a lexical vocabulary fitted on the references alone, per-document

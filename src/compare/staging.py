@@ -4,7 +4,8 @@ A run too large for one process is *staged*: the files to process are cut into f
 batches that any number of processes or machines work through, one document at a time (parse
 → score → one Parquet file per table); then one writer bulk-loads the staged files into a new
 warehouse snapshot with DuckDB's ``read_parquet``. Nothing holds more than one document's
-clauses and embeddings, so memory does not grow with the number of documents.
+clauses and embeddings; what is left of memory growth in Dask workers is measured in
+docs/scale.md.
 
 Layout of a staging folder::
 
@@ -257,7 +258,8 @@ def release_memory() -> None:
     A Dask worker allocates from its communication threads while a batch is parsed and scored;
     without this its resident memory crept up by ~0.15 MB per document (513 -> 602 MB over 600
     documents on 2 workers), although one process staging the same documents in a loop stays
-    flat. After each batch it stays level (measured: benchmarks/scale.py). Where the C library
+    flat. With it, growth is smaller but not gone (measured: benchmarks/scale.py, docs/scale.md).
+    Where the C library
     is not glibc, only the garbage collection happens.
     """
     gc.collect()
