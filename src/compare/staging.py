@@ -255,12 +255,11 @@ def stage_batch(
 def release_memory() -> None:
     """Collect garbage and hand freed heap pages back to the OS (glibc's ``malloc_trim``).
 
-    A Dask worker allocates from its communication threads while a batch is parsed and scored;
-    without this its resident memory crept up by ~0.15 MB per document (513 -> 602 MB over 600
-    documents on 2 workers), although one process staging the same documents in a loop stays
-    flat. With it, growth is smaller but not gone (measured: benchmarks/scale.py, docs/scale.md).
-    Where the C library
-    is not glibc, only the garbage collection happens.
+    Called after each batch: a Dask worker's resident memory creeps up from batch to batch,
+    although one process staging the same documents in a loop stays flat. Trimming makes the
+    growth smaller, not nil (figures: docs/scale.md; benchmarks/scale.py,
+    benchmarks/worker_memory.py). Where the C library is not glibc, only the garbage
+    collection happens.
     """
     gc.collect()
     if _LIBC is not None:
