@@ -46,6 +46,8 @@ GENERATE_JOBS = 2
 #: Documents per batch task: 8 (not the default 16) so that 30 documents still make 4 batches for 4 workers.
 BATCH_SIZE = 8
 SAMPLE_EVERY_S = 0.2
+#: every this many seconds the sampler also records (seconds, flow-process MB, largest worker MB)
+TIMELINE_EVERY_S = 10.0
 SERVER_START_TIMEOUT_S = 120
 RUN_TIMEOUT_S = 3600
 MB = 1024 * 1024
@@ -121,8 +123,12 @@ class TreeSampler(threading.Thread):
         self.stop = threading.Event()
         self.peak_tree = self.peak_main = self.peak_child = 0
         self.children_seen: set[int] = set()
+        #: (seconds since start, flow-process MB, largest worker MB), one per TIMELINE_EVERY_S
+        self.timeline: list[tuple[float, int, int]] = []
 
     def run(self) -> None:
+        start = time.perf_counter()
+        next_point = 0.0
         while not self.stop.is_set():
             try:
                 main = self.root.memory_info().rss
@@ -138,6 +144,12 @@ class TreeSampler(threading.Thread):
             self.peak_main = max(self.peak_main, main)
             self.peak_child = max([self.peak_child, *children])
             self.peak_tree = max(self.peak_tree, main + sum(children))
+            elapsed = time.perf_counter() - start
+            if elapsed >= next_point:
+                self.timeline.append(
+                    (round(elapsed, 1), round(main / MB), round(max(children, default=0) / MB))
+                )
+                next_point += TIMELINE_EVERY_S
             time.sleep(SAMPLE_EVERY_S)
 
 
@@ -181,6 +193,7 @@ def measure(corpus: Path, models: str, workers: int, work: Path, api_url: str) -
         "peak_tree_rss_mb": round(sampler.peak_tree / MB),
         "peak_flow_process_rss_mb": round(sampler.peak_main / MB),
         "peak_worker_rss_mb": round(sampler.peak_child / MB),
+        "rss_timeline": sampler.timeline,
     }
 
 

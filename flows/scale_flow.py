@@ -17,11 +17,13 @@ with ``workers=0``, this process alone. Each task body is one call into ``compar
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+import dask.config
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
@@ -37,6 +39,16 @@ from compare.staging import Stage, StagedDocument
 
 #: Threads per Dask worker process: parallelism comes from processes (each scores single-threaded).
 THREADS_PER_WORKER = 1
+#: Dask's statistical profiler samples every worker thread every 10 ms and keeps the call trees
+#: of its last 1,000 one-second cycles: a worker's memory then grows for its first ~17 minutes
+#: of work (``benchmarks/worker_memory.py`` measures it). Local workers run without it; workers
+#: of an existing cluster should be started with ``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False``.
+WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
+PROFILER_ADVICE = (
+    "Dask worker {worker} runs its statistical profiler, which holds memory for every second "
+    "of work it has sampled (up to 1,000 cycles); start workers with "
+    "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False to keep their memory flat"
+)
 #: A free port for a local cluster's dashboard (two clusters on one machine must not collide).
 DASHBOARD_ADDRESS = ":0"
 #: Batches submitted and not yet finished, at most: enough to keep every worker busy (raise it
@@ -60,8 +72,25 @@ def task_runner(workers: int, address: str | None = None) -> TaskRunner[Any]:
             "threads_per_worker": THREADS_PER_WORKER,
             "processes": True,
             "dashboard_address": DASHBOARD_ADDRESS,
+            # dotted keys: a Nanny merges ``config`` shallowly, then its worker sets each key
+            "config": dict(WORKER_CONFIG),
         },
     )
+
+
+_warned: set[str] = set()
+
+
+@functools.cache
+def worker_profiling() -> str | None:
+    """The address of this Dask worker if it runs Dask's profiler (checked once per process)."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except ValueError:  # not on a Dask worker
+        return None
+    return worker.address if dask.config.get("distributed.worker.profile.enabled") else None
 
 
 @task(name="load-catalogue", cache_policy=NO_CACHE)
@@ -81,6 +110,10 @@ def prepare(settings: Settings, staging_dir: Path) -> Stage:
 
 @task(name="stage-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
 def stage_batch(settings: Settings, stage: Stage, paths: list[Path], force: bool) -> list[StagedDocument]:
+    profiled = worker_profiling()
+    if profiled and profiled not in _warned:
+        _warned.add(profiled)
+        get_run_logger().warning(PROFILER_ADVICE.format(worker=profiled))
     return staging.stage_batch(settings, stage, paths, force=force)
 
 

@@ -68,3 +68,37 @@ def test_two_dask_workers_publish_the_single_process_warehouse(harness, tmp_path
     assert len(rows["coverage"]) == DOCUMENTS * 65
     statuses = dict(zip(rows["documents"]["file_name"], rows["documents"]["status"], strict=True))
     assert statuses.pop("broken.pdf") == "corrupt" and set(statuses.values()) == {"ok"}
+
+
+def test_local_workers_run_without_the_profiler_and_others_are_told():
+    """Dask's profiler holds memory per second of work: the flow's own cluster turns it off,
+    and a worker of another cluster that runs it is named (``worker_profiling``)."""
+    import dask.config
+    from distributed import Client, LocalCluster
+    from flows.scale_flow import task_runner, worker_profiling
+
+    def settings() -> tuple[bool, float, str]:
+        get = dask.config.get
+        return (
+            get("distributed.worker.profile.enabled"),
+            get("distributed.worker.memory.target"),
+            get("distributed.comm.timeouts.connect"),
+        )
+
+    runner = task_runner(1)
+    with LocalCluster(**runner.cluster_kwargs) as cluster, Client(cluster) as client:
+        assert client.submit(worker_profiling, pure=False).result() is None
+        assert list(client.run(lambda dask_worker: "profile" in dask_worker.periodic_callbacks).values()) == [
+            False
+        ]
+        # one key is overridden; the rest of the worker's configuration is Dask's own
+        assert list(client.run(settings).values()) == [(False, *settings()[1:])]
+    plain = {"n_workers": 1, "threads_per_worker": 1, "processes": True, "dashboard_address": ":0"}
+    with LocalCluster(**plain) as cluster, Client(cluster) as client:
+        assert client.submit(worker_profiling, pure=False).result() == next(
+            iter(client.scheduler_info()["workers"])
+        )
+        assert list(client.run(lambda dask_worker: "profile" in dask_worker.periodic_callbacks).values()) == [
+            True
+        ]
+    assert worker_profiling() is None  # this process is no Dask worker
