@@ -88,8 +88,9 @@ def test_a_staged_run_publishes_what_the_single_process_pipeline_publishes(setti
     )
 
 
-def test_batching_does_not_change_a_bit(settings, staged):
+def test_batching_does_not_change_a_bit(settings, staged, monkeypatch):
     _, rows = staged
+    monkeypatch.setattr(staging, "FILES_PER_INSERT", 2)  # and the load reads its files two at a time
     other = dataclasses.replace(settings, warehouse=settings.warehouse.with_name("batch1.duckdb"))
     staging.run(other, other.warehouse.parent / "stage-batch1", batch_size=1)
     assert staging.differences(rows, staging.published_rows(other.warehouse)) == []

@@ -2,6 +2,9 @@
 -- Every column carries a comment (the text after `--` on its line); the writer turns them
 -- into COMMENT ON COLUMN statements, so `SELECT * FROM duckdb_columns()` documents the schema.
 -- Researchers query the views in warehouse/views.sql.
+-- The tables with a row per page, clause, match or cell declare no PRIMARY KEY: DuckDB keeps a
+-- key's index in memory, which at tens of thousands of documents outgrows the writer's memory
+-- limit. Their keys are NOT NULL and are checked on every write (compare.warehouse.ROW_KEYS).
 
 CREATE TABLE IF NOT EXISTS runs (
     run_id VARCHAR PRIMARY KEY,              -- unique id of one pipeline run (time-ordered)
@@ -65,15 +68,14 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 
 CREATE TABLE IF NOT EXISTS pages (
-    doc_id VARCHAR,                          -- document
-    page_no INTEGER,                         -- page number, from 1
+    doc_id VARCHAR NOT NULL,                 -- document
+    page_no INTEGER NOT NULL,                -- page number, from 1
     method VARCHAR,                          -- how the text was obtained: pdfplumber, pdfium or ocr
-    n_chars INTEGER,                         -- characters of text on the page
-    PRIMARY KEY (doc_id, page_no)
+    n_chars INTEGER                          -- characters of text on the page
 );
 
 CREATE TABLE IF NOT EXISTS clauses (
-    clause_id VARCHAR PRIMARY KEY,           -- doc_id:sequence
+    clause_id VARCHAR NOT NULL,              -- doc_id:sequence
     doc_id VARCHAR,                          -- document
     seq INTEGER,                             -- order of the clause in its document
     path VARCHAR,                            -- numbering path as printed, e.g. 二.（三）.2; +n: unnumbered paragraph after an item; #n: part n of a split item
@@ -104,18 +106,17 @@ CREATE TABLE IF NOT EXISTS targets (
 );
 
 CREATE TABLE IF NOT EXISTS matches (
-    clause_id VARCHAR,                       -- clause
+    clause_id VARCHAR NOT NULL,              -- clause
     measure_id VARCHAR,                      -- national measure
-    rank INTEGER,                            -- 1 = best measure for the clause
+    rank INTEGER NOT NULL,                   -- 1 = best measure for the clause
     score DOUBLE,                            -- fused score (higher is closer; calibrated scale)
     channel_scores MAP(VARCHAR, DOUBLE),     -- score of each channel: one per embedding model (z-normalized) and lexical
     method VARCHAR,                          -- how the score was made (fusion and models)
-    run_id VARCHAR,                          -- run that scored it
-    PRIMARY KEY (clause_id, rank)
+    run_id VARCHAR                           -- run that scored it
 );
 
 CREATE TABLE IF NOT EXISTS clause_decisions (
-    clause_id VARCHAR PRIMARY KEY,           -- clause
+    clause_id VARCHAR NOT NULL,              -- clause
     doc_id VARCHAR,                          -- document
     decision VARCHAR,                        -- measure (implements its best match) or none (boilerplate, goal, or beyond the national plan)
     measure_id VARCHAR,                      -- the measure it implements (NULL when none)
@@ -124,13 +125,12 @@ CREATE TABLE IF NOT EXISTS clause_decisions (
 );
 
 CREATE TABLE IF NOT EXISTS coverage (
-    doc_id VARCHAR,                          -- document
-    measure_id VARCHAR,                      -- national measure
+    doc_id VARCHAR NOT NULL,                 -- document
+    measure_id VARCHAR NOT NULL,             -- national measure
     status VARCHAR,                          -- covered, partial or absent
     score DOUBLE,                            -- best fused score of any clause of the document for the measure
     evidence_clause_id VARCHAR,              -- the clause behind a covered or partial status (NULL when absent)
-    run_id VARCHAR,                          -- run that decided it
-    PRIMARY KEY (doc_id, measure_id)
+    run_id VARCHAR                           -- run that decided it
 );
 
 CREATE TABLE IF NOT EXISTS evaluations (

@@ -71,8 +71,15 @@ DEFAULT_BATCH_SIZE = 16
 MAX_BATCH_SIZE = 1000
 #: The writer's DuckDB memory limit: a bulk load larger than this spills to disk. Measured on
 #: staged corpora of 300 and 600 documents: peak RSS of the loading process 397 / 442 MB with
-#: 1 GB, 358 / 364 MB with 128 MB, and no slower; so the load's memory does not follow the corpus.
+#: 1 GB, 358 / 364 MB with 128 MB, and no slower.
 LOADER_MEMORY_LIMIT = "128MB"
+#: Staged files read by one INSERT: DuckDB keeps per-file state for the whole statement, so one
+#: statement over every file of a large corpus costs memory per file.
+FILES_PER_INSERT = 256
+#: Settings of the loading connection. DuckDB's external file cache keeps what it read of every
+#: Parquet file, outside the memory limit in effect: loading 30,000 staged documents peaked
+#: ~150 MB higher with it (benchmarks/load_memory.py).
+LOADER_SETTINGS = {"memory_limit": f"'{LOADER_MEMORY_LIMIT}'", "enable_external_file_cache": "false"}
 
 
 @cache
@@ -294,7 +301,8 @@ def _unique(staged: Sequence[StagedDocument]) -> list[StagedDocument]:
 def _bulk_insert(
     con: duckdb.DuckDBPyConnection, table: str, files: list[str], run_values: dict[str, Any]
 ) -> None:
-    """INSERT … SELECT … FROM read_parquet(files): the staged columns, plus the run's own values."""
+    """INSERT … SELECT … FROM read_parquet(files): the staged columns, plus the run's own values;
+    ``FILES_PER_INSERT`` files per statement."""
     if not files:
         return
     present = {
@@ -310,10 +318,29 @@ def _bulk_insert(
         select[staged.index("file_name")] = "coalesce(n.file_name, s.file_name)"
     select += ["CAST(? AS VARCHAR)"] * len(extra)
     join = " LEFT JOIN _names n ON n.doc_id = s.doc_id" if table == MARKER_TABLE else ""
-    con.execute(
-        f"INSERT INTO {table} ({', '.join(staged + extra)}) SELECT {', '.join(select)} FROM read_parquet(?) s{join}",
-        [*(run_values[c] for c in extra), files],
-    )
+    statement = f"INSERT INTO {table} ({', '.join(staged + extra)}) SELECT {', '.join(select)} FROM read_parquet(?) s{join}"
+    for start in range(0, len(files), FILES_PER_INSERT):
+        con.execute(statement, [*(run_values[c] for c in extra), files[start : start + FILES_PER_INSERT]])
+
+
+def insert_staged(
+    con: duckdb.DuckDBPyConnection,
+    folder: Path,
+    doc_ids: Sequence[str],
+    names: dict[str, str],
+    run_values: dict[str, Any],
+) -> None:
+    """Insert the staged rows of ``doc_ids`` from ``folder`` into every table, in the loader's
+    memory (``LOADER_SETTINGS``). ``names``: doc_id -> the file's name in the corpus."""
+    for setting, value in LOADER_SETTINGS.items():
+        con.execute(f"SET {setting} = {value}")
+    con.register("_names", pd.DataFrame({"doc_id": list(names), "file_name": list(names.values())}))
+    try:
+        for table in TABLES:
+            files = [str(p) for d in doc_ids if (p := staged_file(folder, table, d)).is_file()]
+            _bulk_insert(con, table, files, run_values)
+    finally:
+        con.unregister("_names")
 
 
 def load(
@@ -345,27 +372,15 @@ def load(
         raise WarehouseError(
             f"{folder}: {len(missing)} document(s) were not staged ({', '.join(missing[:5])}); run again"
         )
-    files = {
-        table: [str(p) for d in doc_ids if (p := staged_file(folder, table, d)).is_file()] for table in TABLES
-    }
     with warehouse.snapshot(settings.warehouse, wait=lock_wait) as con:
-        con.execute(f"SET memory_limit = '{LOADER_MEMORY_LIMIT}'")
         known = warehouse.documents_in(con)
         processed = set(doc_ids)
         found = pipeline.changes(run_plan.hashes, run_plan.names, known, processed, keep=run_plan.unreadable)
         warehouse.write_catalogue(con, catalogue)
         warehouse.delete_documents(con, [*found.replaced, *doc_ids])
-        con.register(
-            "_names",
-            pd.DataFrame({"doc_id": list(run_plan.names), "file_name": list(run_plan.names.values())}),
+        insert_staged(
+            con, folder, doc_ids, run_plan.names, {"run_id": run_id, "scoring_key": run_plan.scoring_key}
         )
-        try:
-            for table in TABLES:
-                _bulk_insert(
-                    con, table, files[table], {"run_id": run_id, "scoring_key": run_plan.scoring_key}
-                )
-        finally:
-            con.unregister("_names")
         warehouse.mark_withdrawn(con, list(found.withdrawn), run_id)
         warehouse.rename_documents(con, found.renamed)
         return pipeline.record_run(

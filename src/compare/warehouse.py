@@ -38,6 +38,20 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_SQL = PROJECT_ROOT / "warehouse" / "schema.sql"
 VIEWS_SQL = PROJECT_ROOT / "warehouse" / "views.sql"
 TMP_MARKER = ".tmp-"
+#: The tables with a row per page, clause, match or cell, and the columns that identify a row.
+#: They declare no PRIMARY KEY: DuckDB holds a key's index (an ART) in memory, and a load of
+#: 30,000 staged documents then fails with "Out of Memory" within the loader's 128 MB; without
+#: the keys it succeeds, 220 MB above the process's own memory (benchmarks/load_memory.py).
+#: ``check_keys`` checks them on every write instead.
+ROW_KEYS: dict[str, tuple[str, ...]] = {
+    "pages": ("doc_id", "page_no"),
+    "clauses": ("clause_id",),
+    "matches": ("clause_id", "rank"),
+    "clause_decisions": ("clause_id",),
+    "coverage": ("doc_id", "measure_id"),
+}
+KEY_EXAMPLES = 3
+REBUILD_SUFFIX = "__rebuilt"
 #: How often a run waiting for the writer lock tries again.
 LOCK_POLL_S = 0.2
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
@@ -74,13 +88,48 @@ def schema_columns(sql: str) -> list[tuple[str, str, str]]:
 
 
 def _migrate(con: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """Add the columns the schema declares that an older warehouse's tables lack."""
+    """Add the columns the schema declares that an older warehouse's tables lack, and rebuild
+    the row tables an older warehouse declared with a PRIMARY KEY (``ROW_KEYS``) without it."""
     present = set(
         con.execute("SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal").fetchall()
     )
     for table, column, kind in schema_columns(sql):
         if (table, column) not in present:
             con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    keyed = {
+        row[0]
+        for row in con.execute(
+            "SELECT DISTINCT table_name FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY'"
+        ).fetchall()
+    }
+    for table in sorted(keyed & set(ROW_KEYS)):
+        create = re.search(rf"CREATE TABLE IF NOT EXISTS {table} \((.*?)\n\);", sql, re.S)
+        if create is None:
+            raise WarehouseError(f"{SCHEMA_SQL}: no CREATE TABLE statement for {table}")
+        rebuilt = f"{table}{REBUILD_SUFFIX}"
+        con.execute(f"DROP TABLE IF EXISTS {rebuilt}")
+        con.execute(f"CREATE TABLE {rebuilt} ({create.group(1)}\n)")
+        con.execute(f"INSERT INTO {rebuilt} BY NAME SELECT * FROM {table}")
+        con.execute(f"DROP TABLE {table}")
+        con.execute(f"ALTER TABLE {rebuilt} RENAME TO {table}")
+
+
+def check_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """Raise ``WarehouseError`` if a row table (``ROW_KEYS``) holds two rows with one key.
+
+    One ``GROUP BY`` per table, which DuckDB spills to disk past its memory limit (a declared
+    key would need its whole index in memory)."""
+    for table, columns in ROW_KEYS.items():
+        key = ", ".join(columns)
+        found = con.execute(
+            f"SELECT {key}, count(*) AS n FROM {table} GROUP BY {key} HAVING count(*) > 1 "
+            f"ORDER BY {key} LIMIT {KEY_EXAMPLES}"
+        ).fetchall()
+        if found:
+            examples = "; ".join(", ".join(map(str, row[:-1])) + f" ({row[-1]} rows)" for row in found)
+            raise WarehouseError(
+                f"{table}: more than one row for a key ({key}), e.g. {examples}; nothing was written"
+            )
 
 
 def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -173,6 +222,7 @@ def snapshot(path: Path, *, wait: float = 0.0) -> Iterator[duckdb.DuckDBPyConnec
                 apply_schema(con)
                 con.execute("BEGIN TRANSACTION")
                 yield con
+                check_keys(con)
                 con.execute("COMMIT")
                 con.execute("CHECKPOINT")
             finally:
