@@ -262,10 +262,10 @@ def stage_batch(
 def release_memory() -> None:
     """Collect garbage and hand freed heap pages back to the OS (glibc's ``malloc_trim``).
 
-    Called after each batch: a Dask worker's resident memory creeps up from batch to batch,
-    although one process staging the same documents in a loop stays flat. Trimming makes the
-    growth smaller, not nil (figures: docs/scale.md; benchmarks/scale.py,
-    benchmarks/worker_memory.py). Where the C library is not glibc, only the garbage
+    Called after each batch, so that a long-lived worker does not keep the heap of its largest
+    document. (Most of a Dask worker's growth from batch to batch was Dask's own profiler,
+    which the flow turns off: ``flows.scale_flow.WORKER_CONFIG``; figures in docs/scale.md and
+    benchmarks/worker_memory.py.) Where the C library is not glibc, only the garbage
     collection happens.
     """
     gc.collect()
