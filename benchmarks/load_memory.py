@@ -10,6 +10,7 @@ peak RSS during the load (sampled every 50 ms) and the load's seconds. Medians o
 ``--repeats`` runs.
 
     .venv/bin/python benchmarks/load_memory.py [--sizes 300,3000,30000] [--repeats 3]
+    .venv/bin/python benchmarks/load_memory.py --with-keys --results benchmarks/results/load_memory_keys.json
 
 Prints the figures and writes benchmarks/results/load_memory.json.
 """
@@ -81,8 +82,11 @@ def replicate(sample: Path, doc_ids: list[str], out: Path, total: int) -> None:
                 pq.write_table(_renamed(tables[doc_id, table], prefix), staging.staged_file(out, table, new))
 
 
-def child(folder: Path, n: int, warehouse_path: Path) -> None:
-    """In a fresh process: load the first ``n`` staged documents of ``folder``; print the figures."""
+def child(folder: Path, n: int, warehouse_path: Path, with_keys: bool) -> None:
+    """In a fresh process: load the first ``n`` staged documents of ``folder``; print the figures.
+
+    ``with_keys``: declare the row tables' keys (``warehouse.ROW_KEYS``) as PRIMARY KEYs first,
+    as the schema did before, to measure what their in-memory indexes cost."""
     import duckdb
 
     from compare import staging, warehouse
@@ -103,6 +107,9 @@ def child(folder: Path, n: int, warehouse_path: Path) -> None:
     tick = time.perf_counter()
     con = duckdb.connect(str(warehouse_path))
     warehouse.apply_schema(con)
+    if with_keys:
+        for table, columns in warehouse.ROW_KEYS.items():
+            con.execute(f"ALTER TABLE {table} ADD PRIMARY KEY ({', '.join(columns)})")
     con.execute("BEGIN TRANSACTION")  # as warehouse.snapshot does
     names = {d: f"{d}.pdf" for d in doc_ids}
     staging.insert_staged(con, folder, doc_ids, names, {"run_id": "bench", "scoring_key": "bench"})
@@ -126,15 +133,21 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sample", type=int, default=24)
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--with-keys",
+        action="store_true",
+        help="declare the row tables' keys as PRIMARY KEYs (the old schema)",
+    )
     parser.add_argument("--child", nargs=3, metavar=("FOLDER", "N", "WAREHOUSE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(Path(args.child[0]), int(args.child[1]), Path(args.child[2]))
+        child(Path(args.child[0]), int(args.child[1]), Path(args.child[2]), args.with_keys)
         return
     from compare import staging
 
     sizes = sorted(int(s) for s in args.sizes.split(","))
     record: dict[str, object] = {
+        "with_keys": args.with_keys,
         "sample": args.sample,
         "repeats": args.repeats,
         "memory_limit": staging.LOADER_MEMORY_LIMIT,
@@ -151,12 +164,14 @@ def main() -> None:
             for repeat in range(args.repeats):
                 target = work / f"w-{n}-{repeat}.duckdb"
                 out = subprocess.run(
-                    [sys.executable, __file__, "--child", str(work / "staged"), str(n), str(target)],
+                    [sys.executable, __file__, "--child", str(work / "staged"), str(n), str(target),
+                     *(["--with-keys"] if args.with_keys else [])],
                     capture_output=True, text=True, check=False,
                 )  # fmt: skip
                 target.unlink(missing_ok=True)
                 if out.returncode != 0:
-                    runs.append({"error": out.stderr.strip().splitlines()[-3:]})
+                    errors = [line for line in out.stderr.splitlines() if "Error" in line]
+                    runs.append({"error": errors[-2:] or out.stderr.strip().splitlines()[-3:]})
                     continue
                 runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
             good = [r for r in runs if "error" not in r]

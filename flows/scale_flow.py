@@ -78,9 +78,6 @@ def task_runner(workers: int, address: str | None = None) -> TaskRunner[Any]:
     )
 
 
-_warned: set[str] = set()
-
-
 @functools.cache
 def worker_profiling() -> str | None:
     """The address of this Dask worker if it runs Dask's profiler (checked once per process)."""
@@ -91,6 +88,12 @@ def worker_profiling() -> str | None:
     except ValueError:  # not on a Dask worker
         return None
     return worker.address if dask.config.get("distributed.worker.profile.enabled") else None
+
+
+@functools.cache
+def warn_profiling(worker: str) -> None:
+    """Say once per worker process that it runs Dask's profiler (``PROFILER_ADVICE``)."""
+    get_run_logger().warning(PROFILER_ADVICE.format(worker=worker))
 
 
 @task(name="load-catalogue", cache_policy=NO_CACHE)
@@ -110,10 +113,8 @@ def prepare(settings: Settings, staging_dir: Path) -> Stage:
 
 @task(name="stage-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
 def stage_batch(settings: Settings, stage: Stage, paths: list[Path], force: bool) -> list[StagedDocument]:
-    profiled = worker_profiling()
-    if profiled and profiled not in _warned:
-        _warned.add(profiled)
-        get_run_logger().warning(PROFILER_ADVICE.format(worker=profiled))
+    if profiled := worker_profiling():
+        warn_profiling(profiled)
     return staging.stage_batch(settings, stage, paths, force=force)
 
 

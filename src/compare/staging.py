@@ -335,12 +335,12 @@ def insert_staged(
     for setting, value in LOADER_SETTINGS.items():
         con.execute(f"SET {setting} = {value}")
     con.register("_names", pd.DataFrame({"doc_id": list(names), "file_name": list(names.values())}))
-    try:
-        for table in TABLES:
-            files = [str(p) for d in doc_ids if (p := staged_file(folder, table, d)).is_file()]
-            _bulk_insert(con, table, files, run_values)
-    finally:
-        con.unregister("_names")
+    for table in TABLES:
+        files = [str(p) for d in doc_ids if (p := staged_file(folder, table, d)).is_file()]
+        _bulk_insert(con, table, files, run_values)
+    # not in a ``finally``: after a failed insert the transaction is aborted, unregistering
+    # would raise and hide the error, and the connection is discarded with its snapshot anyway
+    con.unregister("_names")
 
 
 def load(
