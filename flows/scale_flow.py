@@ -39,15 +39,34 @@ from compare.staging import Stage, StagedDocument
 
 #: Threads per Dask worker process: parallelism comes from processes (each scores single-threaded).
 THREADS_PER_WORKER = 1
-#: Dask's statistical profiler samples every worker thread every 10 ms and keeps the call trees
-#: of its last 1,000 one-second cycles: a worker's memory then grows for its first ~17 minutes
-#: of work (``benchmarks/worker_memory.py`` measures it). Local workers run without it; workers
-#: of an existing cluster should be started with ``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False``.
-WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
-PROFILER_ADVICE = (
-    "Dask worker {worker} runs its statistical profiler, which holds memory for every second "
-    "of work it has sampled (up to 1,000 cycles); start workers with "
-    "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False to keep their memory flat"
+#: Dask settings that keep a long run's memory flat (``benchmarks/worker_memory.py`` and
+#: ``benchmarks/scale.py`` measure them; docs/scale.md#memory):
+#:
+#: - Dask's statistical profiler samples every worker thread every 10 ms and keeps the call trees
+#:   of its last 1,000 one-second cycles: a worker grows for its first ~17 minutes of work;
+#: - Dask keeps, for developers, the last ``low-level-log-length`` (1,000) messages sent on each
+#:   connection, scheduler transitions and worker events. A batch's compute message carries its
+#:   whole call (Prefect's task, settings and run context, ~100 KB once unpickled), so the
+#:   scheduler, the client (both in the flow's process) and every worker grow ~15 KB a document
+#:   until a thousand batches have gone by;
+#: - each process's system monitor keeps two samples a second for an hour.
+LOW_LEVEL_LOG_LENGTH = 16
+SYSTEM_MONITOR_SAMPLES = 120
+PROCESS_CONFIG: dict[str, Any] = {
+    "distributed.admin.low-level-log-length": LOW_LEVEL_LOG_LENGTH,
+    "distributed.admin.system-monitor.log-length": SYSTEM_MONITOR_SAMPLES,
+}
+#: What local workers run with: dotted keys, because a Nanny merges ``config`` shallowly.
+WORKER_CONFIG: dict[str, Any] = {"distributed.worker.profile.enabled": False, **PROCESS_CONFIG}
+#: How to start the workers and scheduler of a cluster of your own with ``WORKER_CONFIG``.
+WORKER_ENVIRONMENT = {
+    "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
+    "DASK_DISTRIBUTED__ADMIN__LOW_LEVEL_LOG_LENGTH": str(LOW_LEVEL_LOG_LENGTH),
+    "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__LOG_LENGTH": str(SYSTEM_MONITOR_SAMPLES),
+}
+WORKER_ADVICE = (
+    "Dask worker {worker} runs with {settings}, which hold memory for every batch or second of "
+    "work; start workers (and the scheduler) with {environment} to keep their memory flat"
 )
 #: A free port for a local cluster's dashboard (two clusters on one machine must not collide).
 DASHBOARD_ADDRESS = ":0"
@@ -59,12 +78,14 @@ DEFAULT_IN_FLIGHT = 16
 def task_runner(workers: int, address: str | None = None) -> TaskRunner[Any]:
     """Where the batches run: a cluster at ``address``, a local cluster of ``workers`` processes,
     or (``workers=0``) this process, one batch at a time."""
+    if workers < 0 and not address:
+        raise SettingsError(f"workers must be 0 (this process) or more, got {workers}")
+    if workers == 0 and not address:
+        return ThreadPoolTaskRunner(max_workers=1)
+    # this process holds the Dask client (and a local cluster's scheduler): same short logs
+    dask.config.set(PROCESS_CONFIG)
     if address:
         return DaskTaskRunner(address=address)
-    if workers < 0:
-        raise SettingsError(f"workers must be 0 (this process) or more, got {workers}")
-    if workers == 0:
-        return ThreadPoolTaskRunner(max_workers=1)
     return DaskTaskRunner(
         cluster_class="distributed.LocalCluster",
         cluster_kwargs={
@@ -72,28 +93,36 @@ def task_runner(workers: int, address: str | None = None) -> TaskRunner[Any]:
             "threads_per_worker": THREADS_PER_WORKER,
             "processes": True,
             "dashboard_address": DASHBOARD_ADDRESS,
-            # dotted keys: a Nanny merges ``config`` shallowly, then its worker sets each key
             "config": dict(WORKER_CONFIG),
         },
     )
 
 
 @functools.cache
-def worker_profiling() -> str | None:
-    """The address of this Dask worker if it runs Dask's profiler (checked once per process)."""
+def worker_advice() -> tuple[str, str] | None:
+    """On a Dask worker whose settings hold memory (``WORKER_CONFIG``): its address and those
+    settings (checked once per process); elsewhere None."""
     try:
         from distributed import get_worker
 
         worker = get_worker()
     except ValueError:  # not on a Dask worker
         return None
-    return worker.address if dask.config.get("distributed.worker.profile.enabled") else None
+    holding = []
+    if dask.config.get("distributed.worker.profile.enabled"):
+        holding.append("its profiler on")
+    for key, limit in PROCESS_CONFIG.items():
+        value = dask.config.get(key)
+        if value is None or value > limit:
+            holding.append(f"{key}={value}")
+    return (worker.address, ", ".join(holding)) if holding else None
 
 
 @functools.cache
-def warn_profiling(worker: str) -> None:
-    """Say once per worker process that it runs Dask's profiler (``PROFILER_ADVICE``)."""
-    get_run_logger().warning(PROFILER_ADVICE.format(worker=worker))
+def warn_worker(worker: str, settings: str) -> None:
+    """Say once per worker process which of its settings hold memory (``WORKER_ADVICE``)."""
+    environment = " ".join(f"{name}={value}" for name, value in WORKER_ENVIRONMENT.items())
+    get_run_logger().warning(WORKER_ADVICE.format(worker=worker, settings=settings, environment=environment))
 
 
 @task(name="load-catalogue", cache_policy=NO_CACHE)
@@ -113,8 +142,8 @@ def prepare(settings: Settings, staging_dir: Path) -> Stage:
 
 @task(name="stage-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
 def stage_batch(settings: Settings, stage: Stage, paths: list[Path], force: bool) -> list[StagedDocument]:
-    if profiled := worker_profiling():
-        warn_profiling(profiled)
+    if advice := worker_advice():
+        warn_worker(*advice)
     return staging.stage_batch(settings, stage, paths, force=force)
 
 
@@ -138,6 +167,9 @@ def stage_all(
             batch = done.result()
             results[pending.pop(done)] = batch
             progress.update(len(batch))
+            # this process unpickles every batch's result and holds the scheduler's copy of
+            # every call: hand what they left back to the OS as the workers do
+            staging.release_memory()
 
         for index, paths in enumerate(work):
             if len(pending) >= in_flight:

@@ -70,35 +70,52 @@ def test_two_dask_workers_publish_the_single_process_warehouse(harness, tmp_path
     assert statuses.pop("broken.pdf") == "corrupt" and set(statuses.values()) == {"ok"}
 
 
-def test_local_workers_run_without_the_profiler_and_others_are_told():
-    """Dask's profiler holds memory per second of work: the flow's own cluster turns it off,
-    and a worker of another cluster that runs it is named (``worker_profiling``)."""
+def test_local_workers_keep_memory_flat_and_others_are_told():
+    """Dask's profiler and its long developer logs hold memory per batch: the flow's own
+    cluster turns them off or short, and a worker of another cluster that keeps them is named
+    with its settings (``worker_advice``)."""
     import dask.config
     from distributed import Client, LocalCluster
-    from flows.scale_flow import task_runner, worker_profiling
+    from flows.scale_flow import LOW_LEVEL_LOG_LENGTH, SYSTEM_MONITOR_SAMPLES, task_runner, worker_advice
 
-    def settings() -> tuple[bool, float, str]:
-        get = dask.config.get
+    keys = (
+        "distributed.worker.profile.enabled",
+        "distributed.admin.low-level-log-length",
+        "distributed.admin.system-monitor.log-length",
+        "distributed.worker.memory.target",
+        "distributed.comm.timeouts.connect",
+    )
+
+    def settings() -> tuple[object, ...]:
+        return tuple(dask.config.get(key) for key in keys)
+
+    def logs(dask_worker) -> tuple[object, ...]:
         return (
-            get("distributed.worker.profile.enabled"),
-            get("distributed.worker.memory.target"),
-            get("distributed.comm.timeouts.connect"),
+            "profile" in dask_worker.periodic_callbacks,
+            dask_worker.state.stimulus_log.maxlen,
+            dask_worker.batched_stream.recent_message_log.maxlen,
         )
 
-    runner = task_runner(1)
-    with LocalCluster(**runner.cluster_kwargs) as cluster, Client(cluster) as client:
-        assert client.submit(worker_profiling, pure=False).result() is None
-        assert list(client.run(lambda dask_worker: "profile" in dask_worker.periodic_callbacks).values()) == [
-            False
-        ]
-        # one key is overridden; the rest of the worker's configuration is Dask's own
-        assert list(client.run(settings).values()) == [(False, *settings()[1:])]
-    plain = {"n_workers": 1, "threads_per_worker": 1, "processes": True, "dashboard_address": ":0"}
-    with LocalCluster(**plain) as cluster, Client(cluster) as client:
-        assert client.submit(worker_profiling, pure=False).result() == next(
-            iter(client.scheduler_info()["workers"])
-        )
-        assert list(client.run(lambda dask_worker: "profile" in dask_worker.periodic_callbacks).values()) == [
-            True
-        ]
-    assert worker_profiling() is None  # this process is no Dask worker
+    with dask.config.set({keys[1]: 1000, keys[2]: 7200}):  # Dask's defaults, whatever ran before
+        runner = task_runner(1)
+        # this process (client, local scheduler) keeps short logs too
+        assert dask.config.get(keys[1]) == LOW_LEVEL_LOG_LENGTH
+        with LocalCluster(**runner.cluster_kwargs) as cluster, Client(cluster) as client:
+            assert client.submit(worker_advice, pure=False).result() is None
+            assert list(client.run(logs).values()) == [(False, LOW_LEVEL_LOG_LENGTH, LOW_LEVEL_LOG_LENGTH)]
+            assert cluster.scheduler.transition_log.maxlen == LOW_LEVEL_LOG_LENGTH
+            # the keys named are overridden; the rest of the worker's configuration is Dask's own
+            assert list(client.run(settings).values()) == [
+                (False, LOW_LEVEL_LOG_LENGTH, SYSTEM_MONITOR_SAMPLES, *settings()[3:])
+            ]
+        with dask.config.set({keys[1]: 1000, keys[2]: 7200}):
+            plain = {"n_workers": 1, "threads_per_worker": 1, "processes": True, "dashboard_address": ":0"}
+            with LocalCluster(**plain) as cluster, Client(cluster) as client:
+                address, holding = client.submit(worker_advice, pure=False).result()
+                assert address == next(iter(client.scheduler_info()["workers"]))
+                assert holding == (
+                    "its profiler on, distributed.admin.low-level-log-length=1000, "
+                    "distributed.admin.system-monitor.log-length=7200"
+                )
+                assert list(client.run(logs).values()) == [(True, 1000, 1000)]
+    assert worker_advice() is None  # this process is no Dask worker

@@ -263,8 +263,9 @@ def release_memory() -> None:
     """Collect garbage and hand freed heap pages back to the OS (glibc's ``malloc_trim``).
 
     Called after each batch, so that a long-lived worker does not keep the heap of its largest
-    document. (Most of a Dask worker's growth from batch to batch was Dask's own profiler,
-    which the flow turns off: ``flows.scale_flow.WORKER_CONFIG``; figures in docs/scale.md and
+    document; the scale flow's process calls it as each batch comes back. (Most of a Dask
+    process's growth from batch to batch was Dask's own profiler and developer logs, which the
+    flow turns off or shortens: ``flows.scale_flow.WORKER_CONFIG``; figures in docs/scale.md and
     benchmarks/worker_memory.py.) Where the C library is not glibc, only the garbage
     collection happens.
     """
