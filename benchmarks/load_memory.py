@@ -11,6 +11,7 @@ peak RSS during the load (sampled every 50 ms) and the load's seconds. Medians o
 
     .venv/bin/python benchmarks/load_memory.py [--sizes 300,3000,30000] [--repeats 3]
     .venv/bin/python benchmarks/load_memory.py --with-keys --results benchmarks/results/load_memory_keys.json
+    .venv/bin/python benchmarks/load_memory.py --memory-limit 64MB --results benchmarks/results/load_memory_64mb.json
 
 Prints the figures and writes benchmarks/results/load_memory.json.
 """
@@ -82,14 +83,18 @@ def replicate(sample: Path, doc_ids: list[str], out: Path, total: int) -> None:
                 pq.write_table(_renamed(tables[doc_id, table], prefix), staging.staged_file(out, table, new))
 
 
-def child(folder: Path, n: int, warehouse_path: Path, with_keys: bool) -> None:
+def child(folder: Path, n: int, warehouse_path: Path, with_keys: bool, memory_limit: str | None) -> None:
     """In a fresh process: load the first ``n`` staged documents of ``folder``; print the figures.
 
     ``with_keys``: declare the row tables' keys (``warehouse.ROW_KEYS``) as PRIMARY KEYs first,
-    as the schema did before, to measure what their in-memory indexes cost."""
+    as the schema did before, to measure what their in-memory indexes cost. ``memory_limit``:
+    DuckDB's limit for the load instead of ``staging.LOADER_MEMORY_LIMIT``."""
     import duckdb
 
     from compare import staging, warehouse
+
+    if memory_limit:
+        staging.LOADER_SETTINGS["memory_limit"] = f"'{memory_limit}'"
 
     marker = folder / staging.MARKER_TABLE
     doc_ids = sorted(p.stem for p in marker.glob("*.parquet"))[:n]
@@ -138,10 +143,13 @@ def main() -> None:
         action="store_true",
         help="declare the row tables' keys as PRIMARY KEYs (the old schema)",
     )
+    parser.add_argument(
+        "--memory-limit", help="DuckDB's memory limit for the load (default: the loader's own)"
+    )
     parser.add_argument("--child", nargs=3, metavar=("FOLDER", "N", "WAREHOUSE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(Path(args.child[0]), int(args.child[1]), Path(args.child[2]), args.with_keys)
+        child(Path(args.child[0]), int(args.child[1]), Path(args.child[2]), args.with_keys, args.memory_limit)
         return
     from compare import staging
 
@@ -150,7 +158,7 @@ def main() -> None:
         "with_keys": args.with_keys,
         "sample": args.sample,
         "repeats": args.repeats,
-        "memory_limit": staging.LOADER_MEMORY_LIMIT,
+        "memory_limit": args.memory_limit or staging.LOADER_MEMORY_LIMIT,
     }
     with tempfile.TemporaryDirectory(prefix="compare-load-") as tmp:
         work = Path(tmp)
@@ -165,7 +173,8 @@ def main() -> None:
                 target = work / f"w-{n}-{repeat}.duckdb"
                 out = subprocess.run(
                     [sys.executable, __file__, "--child", str(work / "staged"), str(n), str(target),
-                     *(["--with-keys"] if args.with_keys else [])],
+                     *(["--with-keys"] if args.with_keys else []),
+                     *(["--memory-limit", args.memory_limit] if args.memory_limit else [])],
                     capture_output=True, text=True, check=False,
                 )  # fmt: skip
                 target.unlink(missing_ok=True)
