@@ -58,12 +58,19 @@ PROCESS_CONFIG: dict[str, Any] = {
 }
 #: What local workers run with: dotted keys, because a Nanny merges ``config`` shallowly.
 WORKER_CONFIG: dict[str, Any] = {"distributed.worker.profile.enabled": False, **PROCESS_CONFIG}
+
+
+def dask_environment(config: dict[str, Any]) -> dict[str, str]:
+    """The environment variables that give a Dask process ``config`` (Dask reads ``DASK_`` and
+    the key, with ``__`` for each dot)."""
+    return {
+        "DASK_" + key.upper().replace(".", "__").replace("-", "_"): str(value)
+        for key, value in config.items()
+    }
+
+
 #: How to start the workers and scheduler of a cluster of your own with ``WORKER_CONFIG``.
-WORKER_ENVIRONMENT = {
-    "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
-    "DASK_DISTRIBUTED__ADMIN__LOW_LEVEL_LOG_LENGTH": str(LOW_LEVEL_LOG_LENGTH),
-    "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__LOG_LENGTH": str(SYSTEM_MONITOR_SAMPLES),
-}
+WORKER_ENVIRONMENT = dask_environment(WORKER_CONFIG)
 WORKER_ADVICE = (
     "Dask worker {worker} runs with {settings}, which hold memory for every batch or second of "
     "work; start workers (and the scheduler) with {environment} to keep their memory flat"

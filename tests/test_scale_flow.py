@@ -119,3 +119,21 @@ def test_local_workers_keep_memory_flat_and_others_are_told():
                 )
                 assert list(client.run(logs).values()) == [(True, 1000, 1000)]
     assert worker_advice() is None  # this process is no Dask worker
+
+
+def test_the_advised_environment_gives_a_worker_the_flow_settings():
+    """``WORKER_ENVIRONMENT``, which the warning prints, sets every key of ``WORKER_CONFIG``."""
+    import copy
+
+    import dask.config
+    from flows.scale_flow import WORKER_CONFIG, WORKER_ENVIRONMENT
+
+    assert set(WORKER_ENVIRONMENT) == {
+        "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED",
+        "DASK_DISTRIBUTED__ADMIN__LOW_LEVEL_LOG_LENGTH",
+        "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__LOG_LENGTH",
+    }
+    configured = dask.config.update(
+        copy.deepcopy(dask.config.config), dask.config.collect_env(WORKER_ENVIRONMENT)
+    )
+    assert {key: dask.config.get(key, config=configured) for key in WORKER_CONFIG} == WORKER_CONFIG
