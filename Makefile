@@ -2,7 +2,9 @@
 PY_BOOT ?= python3
 VENV    := .venv
 PY      := $(VENV)/bin/python
-STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+LOCK    := requirements.lock
+PIP_VERSION := 26.3
+STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | sha1sum | cut -c1-12)
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export HF_HUB_OFFLINE := 1
@@ -13,16 +15,31 @@ export TRANSFORMERS_OFFLINE := 1
 DEBIAN_PACKAGES := chromium fonts-noto-cjk fonts-wqy-zenhei poppler-utils qpdf
 SYSTEM_STAMP    := $(VENV)/.system-packages
 
-.PHONY: setup system run test test-fast lint corpus model clean-venv
+.PHONY: setup system run test test-fast lint corpus model clean-venv lock
 
-$(STAMP): pyproject.toml
+# Installs come from the lock: every package, transitive ones included, at the version the
+# suite passed with. torch goes first, as the CPU build (see pyproject.toml).
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PY_BOOT) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet pip==$(PIP_VERSION)
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m compare.lockfile $(LOCK)
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-setup: $(STAMP) ## install everything into .venv
+setup: $(STAMP) ## install everything into .venv, from the lock
+
+# Re-resolve pyproject.toml's pins into a fresh venv and write every installed version to the
+# lock; then run `make test` on it (docs: README, "Installs").
+LOCK_VENV := .venv-lock
+lock: ## refresh requirements.lock from pyproject.toml
+	rm -rf $(LOCK_VENV) && $(PY_BOOT) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet pip==$(PIP_VERSION)
+	$(LOCK_VENV)/bin/pip install --quiet torch==2.13.0
+	$(LOCK_VENV)/bin/pip install --quiet -e '.[dev]'
+	$(LOCK_VENV)/bin/python -m compare.lockfile --write $(LOCK)
+	rm -rf $(LOCK_VENV)
 
 $(SYSTEM_STAMP):
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
