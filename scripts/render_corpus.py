@@ -15,6 +15,10 @@ directive are styled; any other non-blank line is a body paragraph:
                      rendered small between rules at the foot of the page.  Two or
                      more spaces (or a tab) split a line into a left and a
                      right-aligned part ("省人民政府办公厅  2015年10月12日印发").
+    @row <cells>     table row, cells separated by "|": consecutive @row lines form
+                     one ruled table (the first row is the header, repeated at the
+                     top of each page the table runs onto), drawn small with column
+                     widths fitted to the cells; a cell wraps within its column.
 
 Layout follows the 公文 page (GB/T 9704): A4, 16pt body, 28 characters per line,
 22 lines per page, page numbers "— N —" at the bottom centre.  Body paragraphs get
@@ -81,13 +85,18 @@ TITLE_SIZE = 22.0  # 二号
 TITLE_PITCH = 34.0
 CC_SIZE = 14.0
 CC_PITCH = 26.0
+TABLE_SIZE = 10.5  # 五号
+TABLE_PITCH = 16.0
+TABLE_CELL_PAD = 4.0  # left/right padding inside a cell
+TABLE_ROW_PAD = 4.0  # top/bottom padding inside a row
+TABLE_RULE = 0.6
 RED = Color(0.84, 0.0, 0.0)
 
 NO_LINE_START = set("，。、；：？！）》」』】〕〉”’…—·%％,.;:!?)]}")
 NO_LINE_END = set("（《「『【〔〈“‘([{")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.%+\-_/]*|.", re.S)
 _HEADING = re.compile(r"^[一二三四五六七八九十]+、")
-DIRECTIVE = re.compile(r"^@(red|docno|title|center|right|pagebreak|cc)\b[ \t]*(.*)$")
+DIRECTIVE = re.compile(r"^@(red|docno|title|center|right|pagebreak|cc|row)\b[ \t]*(.*)$")
 
 
 class FontNotFound(RuntimeError):
@@ -120,7 +129,7 @@ def register_font(path: Path) -> None:
 # ---- source parsing ---------------------------------------------------------
 @dataclass
 class Block:
-    kind: str  # red docno title center right pagebreak cc body
+    kind: str  # red docno title center right pagebreak cc row body
     text: str
 
 
@@ -330,6 +339,96 @@ class Renderer:
         self.rule(floor, black, 1.0)
         self.y = BOTTOM_BASELINE - 1  # anything after the block starts a new page
 
+    def table(self, rows: list[list[str]]) -> None:
+        """A ruled table: the first row is the header, repeated on every page the table reaches."""
+        ncols = max(len(r) for r in rows)
+        rows = [r + [""] * (ncols - len(r)) for r in rows]
+        pad = 2 * TABLE_CELL_PAD
+        natural = [max(width(r[c], TABLE_SIZE) for r in rows) + pad for c in range(ncols)]
+        least = [
+            max(
+                [width(rows[0][c], TABLE_SIZE)]
+                + [width(t, TABLE_SIZE) for r in rows for t in _TOKEN.findall(r[c])]
+            )
+            + pad
+            for c in range(ncols)
+        ]
+        # water-filling: columns narrower than a fair share keep their natural width; the
+        # others share what is left in proportion to their natural width
+        widths = [0.0] * ncols
+        open_cols, remaining = list(range(ncols)), TEXT_W
+        while open_cols:
+            share = remaining / len(open_cols)
+            fixed = [c for c in open_cols if natural[c] <= share]
+            if not fixed:
+                total = sum(natural[c] for c in open_cols)
+                for c in open_cols:
+                    widths[c] = max(least[c], remaining * natural[c] / total)
+                break
+            for c in fixed:
+                widths[c] = natural[c]
+                remaining -= natural[c]
+            open_cols = [c for c in open_cols if c not in fixed]
+        spare = TEXT_W - sum(widths)
+        if spare > 0:  # all columns fit: share the spare width evenly
+            widths = [w + spare / ncols for w in widths]
+        edges = [LEFT]
+        for w in widths:
+            edges.append(edges[-1] + w)
+        wrapping = [any(width(r[c], TABLE_SIZE) + pad > widths[c] + 0.01 for r in rows) for c in range(ncols)]
+
+        def cell_lines(row: list[str]) -> list[list[str]]:
+            return [
+                [line for line, _ in wrap(text, TABLE_SIZE, widths[c] - pad, widths[c] - pad)] if text else []
+                for c, text in enumerate(row)
+            ]
+
+        floor = BOTTOM_BASELINE - BODY_SIZE * 0.3
+        page_top = FIRST_BASELINE + BODY_SIZE
+        header = cell_lines(rows[0])
+        header_h = max(len(ls) for ls in header) * TABLE_PITCH + 2 * TABLE_ROW_PAD
+        top = self.y + BODY_SIZE if not self.empty else page_top
+
+        def draw_row(lines: list[list[str]], top: float, height: float, is_header: bool) -> None:
+            self.rule(top, black, TABLE_RULE)
+            self.rule(top - height, black, TABLE_RULE)
+            for x in edges:
+                self.c.setLineWidth(TABLE_RULE)
+                self.c.line(x, top, x, top - height)
+            self.c.setLineWidth(1)
+            for c, cell in enumerate(lines):
+                for k, line in enumerate(cell):
+                    base = (
+                        top
+                        - TABLE_ROW_PAD
+                        - k * TABLE_PITCH
+                        - (TABLE_PITCH - TABLE_SIZE) / 2
+                        - 0.88 * TABLE_SIZE
+                    )
+                    if is_header or not wrapping[c]:
+                        x = (edges[c] + edges[c + 1]) / 2 - width(line, TABLE_SIZE) / 2
+                    else:
+                        x = edges[c] + TABLE_CELL_PAD
+                    self.text_line(x, base, line, TABLE_SIZE)
+
+        first = True
+        for index, row in enumerate(rows):
+            lines = header if index == 0 else cell_lines(row)
+            height = max(1, max(len(ls) for ls in lines)) * TABLE_PITCH + 2 * TABLE_ROW_PAD
+            need = height + (header_h if index == 1 and first else 0)
+            if top - need < floor and not (first and self.empty):
+                self.finish_page()
+                top = page_top
+                if index > 0:
+                    draw_row(header, top, header_h, True)
+                    top -= header_h
+            if top - height < floor - 0.5:
+                raise ValueError(f"table row too tall for a page: {' | '.join(row)[:40]}")
+            draw_row(lines, top, height, index == 0)
+            top -= height
+            first = False
+        self.y = top - PITCH * 0.9
+
     def render(self, blocks: list[Block]) -> int:
         prev = ""
         after_title = False
@@ -366,6 +465,15 @@ class Renderer:
                 if prev == "body":
                     self.skip(PITCH)
                 self.right(block.text)
+            elif kind == "row":
+                group = []
+                while i < len(blocks) and blocks[i].kind == "row":
+                    group.append([cell.strip() for cell in blocks[i].text.split("|")])
+                    i += 1
+                self.table(group)
+                prev = "row"
+                after_title = False
+                continue
             elif kind == "cc":
                 group = []
                 while i < len(blocks) and blocks[i].kind == "cc":
