@@ -104,6 +104,30 @@ HEAD_PARAGRAPHS = 40
 MAX_TITLE_CHARS = 80
 #: The national plan's own number, which provincial plans cite but do not bear.
 NATIONAL_DOC_NUMBER = "国发〔2015〕40号"
+#: A document number on its own line among this many head paragraphs is the document's own
+#: (room for 份号, 密级 and 紧急程度 lines and a red header of two lines above it).
+DOC_NUMBER_TOP_LINES = 8
+#: Issuer codes of national documents (中共中央, 中办/国办 厅字, 国务院 and its offices and
+#: bureaus, ministries and commissions; a code with 部 in it is a ministry's too): a provincial
+#: or city plan cites them, it does not bear them. No province, city or county code starts
+#: like these; codes a place shares are left out (商电 of 商务部 and 商政 of 商丘, 建科 of
+#: 住建部 and 建政 of 建德), so such a citation is caught only by ``_cited``.
+NATIONAL_NUMBER_PREFIXES: tuple[str, ...] = (
+    "中发",
+    "中办",
+    "厅字",
+    "国",
+    "发改",
+    "财",
+    "教",
+    "科发",
+    "民发",
+    "银发",
+    "银监",
+    "证监",
+    "保监",
+    "署",
+)
 
 _BRACKETS = str.maketrans(
     {"[": "〔", "【": "〔", "(": "〔", "（": "〔", "]": "〕", "】": "〕", ")": "〕", "）": "〕"}
@@ -111,6 +135,15 @@ _BRACKETS = str.maketrans(
 _DOC_NUMBER = re.compile(
     r"(?P<org>[\u4e00-\u9fff]{1,10})\s*[〔\[【（(]\s*(?P<year>\d{4})\s*[〕\]】）)]\s*(?P<n>\d{1,4})\s*号"
 )
+#: Words that cite another document in the clause before a number.
+_CITATION_CUE = re.compile(r"根据|按照|依据|依照|遵照|参照|对照|贯彻|落实|转发|执行")
+#: Words that run into an issuer code in running text: the citing words and conjunctions.
+_RUN_IN = re.compile(rf"{_CITATION_CUE.pattern}|[和及与]")
+_SENTENCE_MARKS = "。；！？;!?"
+#: What may follow a document number on its own line: nothing, or the 签发人 (signer).
+_OWN_LINE_REST = re.compile(r"\s*(?:签发人[：:].*)?")
+#: The 抄送/印发 block that closes the notice: numbers after it are not the document's.
+_CC_LINE = re.compile(r"^(?:抄送|抄报|分送)[：:]|年\d{1,2}月\d{1,2}日\s*印发$")
 _CN_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0, "○": 0}
 _DATE = re.compile(
     r"(?P<y>\d{4}|[〇零○一二三四五六七八九]{4})年(?P<m>\d{1,2}|[一二三四五六七八九十]{1,3})月(?P<d>\d{1,2}|[一二三四五六七八九十]{1,3})日"
@@ -170,16 +203,65 @@ def _date(match: re.Match[str]) -> str:
     return f"{number(match['y']):04d}-{number(match['m']):02d}-{number(match['d']):02d}"
 
 
-def _doc_number(lines: Sequence[str]) -> str | None:
-    candidates = []
+def _number_of(match: re.Match[str]) -> str:
+    """The document number a match spells, without the words run into its issuer code (``根据国发`` -> ``国发``)."""
+    org = _RUN_IN.split(match["org"])[-1] or match["org"]
+    return f"{org}〔{match['year']}〕{match['n']}号"
+
+
+def _cited(line: str, match: re.Match[str], window_start: int) -> bool:
+    """Whether a number is quoted in the text rather than borne by it.
+
+    Quoted: in the parentheses after a cited title (``《…》（国发〔2015〕40号、…）``), or in a
+    clause (from ``window_start``, the end of the previous number or sentence) that cites
+    (``根据``, ``按照``, ``贯彻落实`` …) — the cue word may run into the issuer code.
+    """
+    before = line[: match.start()]
+    opening = max(before.rfind("（"), before.rfind("("))
+    closing = max(before.rfind("）"), before.rfind(")"))
+    if opening > closing and before[:opening].rstrip().endswith("》"):
+        return True
+    clause_start = max(window_start, *(before.rfind(mark) + 1 for mark in _SENTENCE_MARKS))
+    return bool(_CITATION_CUE.search(line[clause_start : match.start() + len(match["org"])]))
+
+
+def _national(number: str) -> bool:
+    """Whether a number was issued at national level (the central committee, the State Council, a ministry)."""
+    return number.startswith(NATIONAL_NUMBER_PREFIXES) or "部" in number.split("〔")[0]
+
+
+def _doc_number(lines: Sequence[str], local_issuer: bool) -> str | None:
+    """The document's own number, by position and role, or None when it bears none.
+
+    Only the head before the first numbered item and before the 抄送/印发 block is read:
+    a number on its own line near the top wins (after the red header, as printed);
+    otherwise the first number that is not quoted (see ``_cited``). The national plan's
+    number is never the document's, and no national number is a provincial, city or
+    county document's (``local_issuer``): those are citations too.
+    """
+    head: list[str] = []
     for line in lines:
+        if marker_of(line) or _CC_LINE.search(line):
+            break
+        head.append(line)
+
+    def eligible(number: str) -> bool:
+        return NATIONAL_DOC_NUMBER not in number and not (local_issuer and _national(number))
+
+    for line in head[:DOC_NUMBER_TOP_LINES]:
+        match = _DOC_NUMBER.match(line)
+        if match and _OWN_LINE_REST.fullmatch(line[match.end() :]):
+            number = _number_of(match)
+            if eligible(number) and not _cited(line, match, 0):
+                return number
+    for line in head:
+        window_start = 0
         for match in _DOC_NUMBER.finditer(line):
-            number = f"{match['org']}〔{match['year']}〕{match['n']}号"
-            if number == NATIONAL_DOC_NUMBER or "国发〔2015〕40号" in number:
-                continue
-            whole_line = match.start() == 0 and match.end() == len(line)
-            candidates.append((not whole_line, number))
-    return min(candidates)[1] if candidates else None
+            number = _number_of(match)
+            if eligible(number) and not _cited(line, match, window_start):
+                return number
+            window_start = match.end()
+    return None
 
 
 def _titles(lines: Sequence[str], originals: Sequence[str]) -> tuple[str | None, str | None]:
@@ -252,7 +334,7 @@ def metadata(text: str, pages: Sequence[Page] = ()) -> DocumentMeta:
         province=province,
         city=city,
         level=level,
-        doc_number=_doc_number(lines),
+        doc_number=_doc_number(lines, local_issuer=level is not None),
         issue_date=_date(dates[0]) if dates else None,
         script=script_of(text),
         ocr_used=any(page.method == "ocr" for page in pages),
