@@ -5,19 +5,29 @@ Each task body is one call into ``compare``; the flow's signature holds the run'
 - ``plan`` reads the warehouse: only new or changed files go on (a rerun with nothing new
   extracts and embeds nothing, and loads no model);
 - ``parse-document`` results are cached across runs by file content and parsing code,
-  persisted under ``<cache_dir>/prefect-results``. Parsing runs one file at a time in the flow's
+  persisted under ``<cache_dir>/prefect-results``; a document that failed unexpectedly is
+  never cached (the task fails with ``DocumentFailed``, and the flow takes the document from
+  it), so the next run parses it again. Parsing runs one file at a time in the flow's
   process (pdfium is not thread-safe: parallel threads crash it), or with ``workers`` > 1 in a
   Prefect process pool. On the 2-core machine this was measured on, the pool is slower
   (starting each worker imports Prefect and the models' libraries; see docs/warehouse.md), so
   one worker is the default; more cores and OCR-heavy corpora may gain from it;
 - ``publish`` writes a snapshot and renames it into place: all or nothing, so it is safe to retry;
-- the run leaves markdown and table artifacts.
+- the run leaves markdown and table artifacts; one that cannot be made is noted in the run's
+  summary, and the published run stands.
+
+One bad document never takes the run down (``compare.pipeline.Step``): it is published as
+``failed`` with a message naming the file and the step. A corpus folder that is missing, or
+empty while the warehouse has documents (``allow_empty_corpus``), is refused at the plan,
+which is not retried for it.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +41,9 @@ from compare import pipeline, provenance
 from compare import summary as run_summary
 from compare.calibration import Calibration
 from compare.catalogue import Catalogue
-from compare.pipeline import Plan, RunSummary, Scored, ScoringSetup
-from compare.records import ParsedDocument
+from compare.errors import CatalogueError, CorpusError, SettingsError
+from compare.pipeline import Plan, RunSummary, Scored, ScoringSetup, Step
+from compare.records import DocStatus, ParsedDocument
 from compare.report import committee_summary_markdown
 from compare.settings import DEFAULT_MODELS, DEFAULT_TOP_K, Settings
 
@@ -48,24 +59,80 @@ def parse_cache_key(context: Any, parameters: dict[str, Any]) -> str:
     return provenance.parse_key(Path(parameters["path"]))
 
 
+#: Errors that a retry cannot mend: the run is refused (the user must change something).
+REFUSALS = (CorpusError, SettingsError, CatalogueError)
+
+
+class DocumentFailed(Exception):
+    """Raised by ``parse-document`` for a document that failed unexpectedly (``failed``), so that
+    Prefect neither caches it nor retries it: a task run that returns is cached, one that raises
+    is not. The flow takes the document back from ``doc``."""
+
+    def __init__(self, doc: ParsedDocument) -> None:
+        super().__init__(doc)
+        self.doc = doc
+
+    def __str__(self) -> str:
+        return self.doc.message
+
+
+def retry_unless(*kinds: type[BaseException]) -> Callable[[Any, Any, Any], bool]:
+    """A Prefect ``retry_condition_fn``: retry a task run unless it raised one of ``kinds``."""
+
+    def retry(task: Any, task_run: Any, state: Any) -> bool:
+        try:
+            state.result()
+        except kinds:
+            return False
+        except Exception:
+            return True
+        return True
+
+    return retry
+
+
 @task(name="load-catalogue")
 def load_catalogue(settings: Settings) -> Catalogue:
     return pipeline.load_run_catalogue(settings)
 
 
 @task(
-    name="plan", retries=2, retry_delay_seconds=5
+    name="plan", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_unless(*REFUSALS)
 )  # the warehouse may be briefly locked by a writing client
-def make_plan(settings: Settings, catalogue: Catalogue, force: bool) -> tuple[Plan, ScoringSetup]:
-    return pipeline.plan_run(settings, catalogue, force=force)
+def make_plan(
+    settings: Settings, catalogue: Catalogue, force: bool, allow_empty_corpus: bool = False
+) -> tuple[Plan, ScoringSetup]:
+    return pipeline.plan_run(settings, catalogue, force=force, allow_empty_corpus=allow_empty_corpus)
 
 
 @task(
-    name="parse-document", cache_key_fn=parse_cache_key, persist_result=True, retries=1, retry_delay_seconds=1
+    name="parse-document",
+    cache_key_fn=parse_cache_key,
+    persist_result=True,
+    retries=1,
+    retry_delay_seconds=1,
+    retry_condition_fn=retry_unless(DocumentFailed),
 )
 def parse_document(path: Path) -> ParsedDocument:
-    """One file; a bad file gives a status, so a retry only covers a lost worker process."""
-    return pipeline.parse_document(path)
+    """One file; a bad file gives a status, so a retry only covers a lost worker process. A
+    ``failed`` document is raised as ``DocumentFailed``: never cached, tried again next run."""
+    doc = pipeline.parse_document(path)
+    if doc.status == DocStatus.FAILED:
+        raise DocumentFailed(doc)
+    return doc
+
+
+def parsed(path: Path, outcome: Any) -> ParsedDocument:
+    """A parse task's document: its result, the document a ``DocumentFailed`` carries, or, for a
+    task that failed otherwise (its worker process lost), the file as a failed document."""
+    if isinstance(outcome, ParsedDocument):
+        return outcome
+    if isinstance(outcome, DocumentFailed):
+        return outcome.doc
+    error = (
+        outcome if isinstance(outcome, BaseException) else RuntimeError(f"the parse task gave {outcome!r}")
+    )
+    return pipeline.failed_file(path, error, Step.PARSE)
 
 
 def parse_all(paths: list[Path], results: str, refresh: bool = False) -> list[ParsedDocument]:
@@ -74,7 +141,7 @@ def parse_all(paths: list[Path], results: str, refresh: bool = False) -> list[Pa
     futures = parse.map(paths)
     for _ in tqdm(as_completed(futures), total=len(futures), desc="extract", unit="file", disable=None):
         pass
-    return [f.result() for f in futures]
+    return [parsed(path, f.result(raise_on_failure=False)) for path, f in zip(paths, futures, strict=True)]
 
 
 @flow(name="extract-documents")
@@ -143,8 +210,13 @@ def compare_run(
     calibration: str = str(Settings().calibration),
     force: bool = False,
     workers: int = DEFAULT_WORKERS,
+    allow_empty_corpus: bool = False,
 ) -> RunSummary:
-    """Match every new or changed PDF in ``corpus`` to the national measures and publish the warehouse."""
+    """Match every new or changed PDF in ``corpus`` to the national measures and publish the warehouse.
+
+    ``allow_empty_corpus``: let a corpus folder with no PDF mark every document withdrawn
+    (without it, such a run is refused: an unmounted share looks like an empty folder).
+    """
     settings = Settings.from_env(
         corpus=corpus,
         warehouse=warehouse_path,
@@ -157,7 +229,7 @@ def compare_run(
     timings: dict[str, float] = {}
     tick = time.perf_counter()
     national = load_catalogue(settings)
-    run_plan, setup = make_plan(settings, national, force)
+    run_plan, setup = make_plan(settings, national, force, allow_empty_corpus)
     timings["plan"] = time.perf_counter() - tick
     tick = time.perf_counter()
     docs: list[ParsedDocument] = []
@@ -172,22 +244,41 @@ def compare_run(
     scored = score(settings, national, docs)
     timings["score"] = time.perf_counter() - tick
     summary = publish(settings, national, run_plan, docs, scored, setup, timings, started)
-    create_markdown_artifact(
-        key="compare-run-summary", markdown=run_summary.run_markdown(summary), description="compare run"
-    )
-    create_table_artifact(
-        key="compare-run-counts",
-        table=_records([run_summary.run_counts(summary)]),
-        description="what the run did",
-    )
-    create_table_artifact(
-        key="compare-coverage",
-        table=_records(run_summary.coverage_summary(summary.warehouse).to_dict("records")),
-        description="coverage of the 65 national measures per document",
-    )
-    create_markdown_artifact(
-        key="compare-committee-summary",
-        markdown=committee_summary_markdown(summary.warehouse),
-        description="coverage for the expert committee",
-    )
-    return summary
+    return replace(summary, notes=summary.notes + tuple(leave_artifacts(summary)))
+
+
+def leave_artifacts(summary: RunSummary) -> list[str]:
+    """The run's artifacts. The run is published by now: an artifact that cannot be made does not
+    undo it; what went wrong is printed and returned as a note naming the step."""
+    artifacts: list[tuple[str, str, Callable[[], Any]]] = [
+        (Step.SUMMARY, "run summary", lambda: create_markdown_artifact(
+            key="compare-run-summary", markdown=run_summary.run_markdown(summary), description="compare run"
+        )),
+        (Step.SUMMARY, "run counts", lambda: create_table_artifact(
+            key="compare-run-counts",
+            table=_records([run_summary.run_counts(summary)]),
+            description="what the run did",
+        )),
+        (Step.SUMMARY, "coverage table", lambda: create_table_artifact(
+            key="compare-coverage",
+            table=_records(run_summary.coverage_summary(summary.warehouse).to_dict("records")),
+            description="coverage of the 65 national measures per document",
+        )),
+        (Step.REPORT, "committee summary", lambda: create_markdown_artifact(
+            key="compare-committee-summary",
+            markdown=committee_summary_markdown(summary.warehouse),
+            description="coverage for the expert committee",
+        )),
+    ]  # fmt: skip
+    notes = []
+    for step, what, make in artifacts:
+        try:
+            make()
+        except Exception as exc:
+            note = (
+                f"{step}: the {what} artifact was not made ({type(exc).__name__}: {exc}); "
+                f"the run is published (see `compare status`)"
+            )
+            print(f"warning: {note}")
+            notes.append(note)
+    return notes

@@ -10,6 +10,10 @@ Same job as ``compare-run``, for corpora of thousands of documents:
   worker process loads its models (and the catalogue) once;
 - ``load-warehouse`` (in the flow's process) bulk-loads the staged files into a new snapshot.
 
+One bad document never takes the run down: a document whose scoring raises is staged as
+``failed``; a batch lost as a whole (its worker died, after the task's retry) is staged as
+failed documents, each tried again by the next run (``compare.staging.failed_batch``).
+
 The task runner is chosen per run (``task_runner``): a ``LocalCluster`` of ``workers``
 processes on this machine, an existing cluster at ``address`` (``tcp://scheduler:8786``), or,
 with ``workers=0``, this process alone. Each task body is one call into ``compare``.
@@ -32,7 +36,7 @@ from tqdm import tqdm
 
 from compare import pipeline, staging
 from compare.catalogue import Catalogue
-from compare.errors import SettingsError
+from compare.errors import CatalogueError, CorpusError, SettingsError
 from compare.pipeline import Plan, RunSummary, ScoringSetup
 from compare.settings import DEFAULT_MODELS, DEFAULT_TOP_K, Settings
 from compare.staging import Stage, StagedDocument
@@ -132,14 +136,35 @@ def warn_worker(worker: str, settings: str) -> None:
     get_run_logger().warning(WORKER_ADVICE.format(worker=worker, settings=settings, environment=environment))
 
 
+def retry_unless_refused(task: Any, task_run: Any, state: Any) -> bool:
+    """A Prefect ``retry_condition_fn``: no retry for a refused run (a missing or empty corpus, a
+    bad setting or catalogue), which a retry cannot mend. (``flows.compare_flow`` has the same
+    rule; it is not imported here, so that Dask workers do not load the report modules.)"""
+    try:
+        state.result()
+    except (CorpusError, SettingsError, CatalogueError):
+        return False
+    except Exception:
+        return True
+    return True
+
+
 @task(name="load-catalogue", cache_policy=NO_CACHE)
 def load_catalogue(settings: Settings) -> Catalogue:
     return pipeline.load_run_catalogue(settings)
 
 
-@task(name="plan", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
-def make_plan(settings: Settings, catalogue: Catalogue, force: bool) -> tuple[Plan, ScoringSetup]:
-    return staging.plan_run(settings, catalogue, force=force)
+@task(
+    name="plan",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=5,
+    retry_condition_fn=retry_unless_refused,
+)
+def make_plan(
+    settings: Settings, catalogue: Catalogue, force: bool, allow_empty_corpus: bool = False
+) -> tuple[Plan, ScoringSetup]:
+    return staging.plan_run(settings, catalogue, force=force, allow_empty_corpus=allow_empty_corpus)
 
 
 @task(name="prepare-staging", cache_policy=NO_CACHE)
@@ -171,8 +196,12 @@ def stage_all(
     with tqdm(total=total, desc="stage", unit="doc", disable=None) as progress:
 
         def collect(done: PrefectFuture[list[StagedDocument]]) -> None:
-            batch = done.result()
-            results[pending.pop(done)] = batch
+            index = pending.pop(done)
+            try:
+                batch = done.result()
+            except Exception as exc:  # the batch is lost after its retry: its documents fail, not the run
+                batch = staging.failed_batch(stage, work[index], exc)
+            results[index] = batch
             progress.update(len(batch))
             # this process unpickles every batch's result and holds the scheduler's copy of
             # every call: hand what they left back to the OS as the workers do
@@ -213,8 +242,12 @@ def compare_scale(
     batch_size: int = staging.DEFAULT_BATCH_SIZE,
     in_flight: int = DEFAULT_IN_FLIGHT,
     force: bool = False,
+    allow_empty_corpus: bool = False,
 ) -> RunSummary:
-    """Stage every new or changed PDF of ``corpus`` in batches on the task runner, then publish the warehouse."""
+    """Stage every new or changed PDF of ``corpus`` in batches on the task runner, then publish the warehouse.
+
+    ``allow_empty_corpus``: let a corpus folder with no PDF mark every document withdrawn.
+    """
     settings = Settings.from_env(
         corpus=corpus,
         warehouse=warehouse_path,
@@ -228,7 +261,7 @@ def compare_scale(
     timings: dict[str, float] = {}
     tick = time.perf_counter()
     national = load_catalogue(settings)
-    run_plan, setup = make_plan(settings, national, force)
+    run_plan, setup = make_plan(settings, national, force, allow_empty_corpus)
     timings["plan"] = time.perf_counter() - tick
     tick = time.perf_counter()
     stage, staged = None, []

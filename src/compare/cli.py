@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from compare.errors import CompareError
+from compare.errors import CatalogueError, CompareError, CorpusError, ModelError, SettingsError
 from compare.settings import DEFAULT_CATALOGUE, Settings, library_env, setting_help
 
 SEED_DEFAULT = Path("../shared/seeds/001_9829cb079ef84c7a.txt")
@@ -44,9 +44,20 @@ PIPE_WIDTH = 150
 console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
 
 
+#: Exit codes (0: all went well), as ``compare run --help`` and the README give them.
+#: Published, but some files failed (each named in the output and in documents.message).
+EXIT_BAD_FILES = 1
+#: Refused before anything was done: a flag, a setting, the catalogue, a model or the corpus folder.
+EXIT_REFUSED = 2
+#: A run that stopped on an error: nothing published, the warehouse as it was.
+EXIT_NOT_PUBLISHED = 3
+#: Errors that refuse a run (``EXIT_REFUSED``): the user has something to change before running again.
+REFUSALS: tuple[type[CompareError], ...] = (SettingsError, CatalogueError, ModelError, CorpusError)
+
+
 def _fail(exc: CompareError) -> None:
     console.print(f"[red]error:[/red] {exc}")
-    raise typer.Exit(2)
+    raise typer.Exit(EXIT_REFUSED)
 
 
 @app.command()
@@ -65,11 +76,29 @@ def run(
     ] = None,
     force: Annotated[bool, typer.Option(help="Reprocess every file, even unchanged ones.")] = False,
     workers: Annotated[int, typer.Option(help="Parsing processes (1: parse in the flow's process).")] = 1,
+    allow_empty_corpus: Annotated[
+        bool,
+        typer.Option(
+            help="Let a corpus folder with no PDF mark every document of the warehouse withdrawn "
+            "(without it such a run is refused: an unmounted share looks like an empty folder)."
+        ),
+    ] = False,
 ) -> None:
     """Match every new or changed PDF to the national measures and publish the warehouse.
 
     Unchanged files are skipped (nothing is extracted or embedded again); a removed file's
-    document is marked withdrawn. The run publishes completely or not at all.
+    document is marked withdrawn. The run publishes completely or not at all. A bad file, or a
+    document that fails in one step (parse, segment, metadata, embed, score, ...), is published
+    with a status and a message naming the file and the step; the next run tries a failed one
+    again.
+
+    \b
+    Exit codes:
+      0  published; every file processed cleanly
+      1  published; some files failed (listed, and in documents.message)
+      2  refused, nothing done: a bad flag or setting, catalogue or model, a missing corpus
+         folder, or one with no PDF while the warehouse has documents (see --allow-empty-corpus)
+      3  the run stopped on an error: nothing published, the warehouse is as it was
 
     Example: compare run --corpus corpora/provincial --warehouse warehouse/compare.duckdb
     """
@@ -90,16 +119,28 @@ def run(
             top_k=settings.top_k,
             force=force,
             workers=workers,
+            allow_empty_corpus=allow_empty_corpus,
         )
-    except CompareError as exc:
+    except REFUSALS as exc:
         _fail(exc)
         return
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:  # the run started and stopped: the snapshot was never swapped in
+        what = str(exc) if isinstance(exc, CompareError) else f"{type(exc).__name__}: {exc}"
+        console.print(f"[red]error:[/red] {what}")
+        console.print("nothing was published; the warehouse is as it was")
+        raise typer.Exit(EXIT_NOT_PUBLISHED) from exc
     from compare.cli_warehouse import frame_table
 
     columns = ["file_name", "province", "doc_number", "status", "covered", "partial", "absent", "covered_pct"]
-    table = coverage_summary(summary.warehouse)[columns]
-    view = frame_table(table, title=f"Coverage of the 65 national measures (run {summary.run_id})")
-    console.print(view)
+    try:
+        table = coverage_summary(summary.warehouse)[columns]
+        console.print(
+            frame_table(table, title=f"Coverage of the 65 national measures (run {summary.run_id})")
+        )
+    except Exception as exc:  # the run is published: a table that cannot be shown does not change that
+        console.print(f"note: the coverage table cannot be shown ({type(exc).__name__}: {exc})")
     console.print(
         f"warehouse: {summary.warehouse.resolve()}  (files {summary.n_files}, processed {summary.n_processed}, "
         f"unchanged {summary.n_unchanged}, withdrawn {summary.n_withdrawn}, replaced {summary.n_replaced}, "
@@ -112,7 +153,7 @@ def run(
     for note in summary.notes:
         console.print(f"note: {note}")
     if summary.n_failed:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_BAD_FILES)
 
 
 @app.command()

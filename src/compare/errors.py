@@ -7,19 +7,63 @@ The tree::
     ├── CatalogueError                the national catalogue is missing, malformed or the wrong shape
     │   └── SeedFormatError           the national seed text cannot be parsed into 65 measures
     ├── ModelError                    an embedding model cannot be built, verified or loaded
+    ├── CorpusError                   the corpus folder is missing, or holds no PDF while the warehouse has documents
     ├── DocumentError                 one input document cannot be read (carries the file and a status)
     ├── LabelError                    a gold label file is malformed or points at unknown measures
     ├── ReviewError                   a review workbook cannot be imported (lists every bad sheet and row)
     ├── WarehouseError                the DuckDB warehouse cannot be opened, migrated or published
     └── ReportError                   the committee report cannot be rendered (e.g. no Chromium)
 
-A ``DocumentError`` never stops a run: the pipeline records its status and message
-against the document and carries on with the next file.
+    StepError                         an unexpected exception in one step of one document (parse,
+                                      segment, embed, score, …), with the step's name: not a user's
+                                      error, so not a CompareError
+
+Neither a ``DocumentError`` nor a ``StepError`` stops a run: the pipeline records a status and
+a message against the document and carries on with the next file. Messages name files with
+``display_name``, which every file name can be stored and shown as.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+#: The encoding tried for a file name whose bytes are not UTF-8: a zip made on a Chinese Windows
+#: and unpacked on Linux gives GBK names, which GB18030 (a superset of GBK) decodes.
+LEGACY_NAME_ENCODING = "gb18030"
+
+
+def _readable_part(part: str, *, decode: bool) -> str:
+    try:
+        raw = os.fsencode(part)
+    except UnicodeEncodeError:  # a lone surrogate that no file system gave: escape it as it is
+        return part.encode("utf-8", "backslashreplace").decode("utf-8")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if decode:
+        try:
+            return raw.decode(LEGACY_NAME_ENCODING)
+        except UnicodeDecodeError:
+            pass
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def display_name(name: str, *, decode: bool = True) -> str:
+    """A file name (or a ``/``-separated path) as it can be stored in the warehouse and shown.
+
+    Python gives a name whose bytes are not UTF-8 as a ``str`` with lone surrogates
+    (``os.fsdecode``), which no UTF-8 writer accepts. Each such part of the path is decoded as
+    GB18030 when its bytes are valid GB18030 (``decode``), else its undecodable bytes are
+    written as ``\\xNN`` escapes; a UTF-8 name comes back unchanged. The file itself is still
+    opened by its real path.
+    """
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return "/".join(_readable_part(part, decode=decode) for part in name.split("/"))
 
 
 class CompareError(Exception):
@@ -58,6 +102,11 @@ class WarehouseError(CompareError):
     """The warehouse cannot be opened, migrated or published."""
 
 
+class CorpusError(CompareError):
+    """The corpus folder cannot be used: it does not exist, or it holds no PDF while the warehouse
+    has documents (a run would mark them all withdrawn: an unmounted share looks like this)."""
+
+
 class DocumentError(CompareError):
     """One input document cannot be processed.
 
@@ -69,7 +118,20 @@ class DocumentError(CompareError):
         self.path = Path(path)
         self.status = status
         self.problem = problem
-        super().__init__(f"{self.path.name}: {problem}")
+        super().__init__(f"{display_name(self.path.name)}: {problem}")
+
+
+class StepError(Exception):
+    """An unexpected exception in one step of processing one document; ``step`` names the step
+    (``parse``, ``segment``, ``metadata``, ``embed``, ``score``, …), ``cause`` is the exception."""
+
+    def __init__(self, step: str, cause: BaseException) -> None:
+        super().__init__(step, cause)
+        self.step = step
+        self.cause = cause
+
+    def __str__(self) -> str:
+        return f"{self.step}: {type(self.cause).__name__}: {self.cause}"
 
 
 class ReportError(CompareError):

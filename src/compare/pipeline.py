@@ -2,8 +2,13 @@
 
 - ``corpus_files`` / ``plan``: which files are new, changed, unchanged or gone;
 - ``parse_document``: one file to a ``ParsedDocument`` (never raises for a bad file);
-- ``Scorer.score``: parsed documents to matches and coverage cells;
+- ``Scorer.score``: parsed documents to matches and coverage cells (``score_documents`` finds
+  the document a failing batch fails on, and scores the others);
 - ``publish``: everything into a new warehouse snapshot, atomically.
+
+One bad document never takes a run down: an unexpected exception in any step of one document
+(``Step``) leaves that document ``failed``, with a message naming the file and the step, and
+the next run tries it again; a document that was fine before keeps its previous rows.
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import time
 import traceback
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +30,7 @@ from compare.calibration import Calibration, load_calibration
 from compare.catalogue import Catalogue, load_catalogue
 from compare.embed import EmbeddingCache, EmbeddingStats, embeddings
 from compare.encoders import Encoder, load_encoder
-from compare.errors import CatalogueError, DocumentError
+from compare.errors import CatalogueError, CorpusError, DocumentError, StepError, display_name
 from compare.exemplars import EXEMPLAR_SUFFIX, ExemplarBank, exemplar_bank, exemplar_channels
 from compare.extract import pages as extract_pages
 from compare.extract import sha256_of
@@ -58,20 +64,41 @@ MIN_CHARS_PER_PAGE = 20
 def corpus_files(corpus: Path) -> list[Path]:
     """Every ``*.pdf`` under the corpus folder, sorted (case-insensitive suffix)."""
     if not corpus.is_dir():
-        raise DocumentError(
-            corpus, DocStatus.FAILED, "corpus folder does not exist; pass an existing folder with --corpus"
+        what = "is not a folder" if corpus.exists() else "does not exist"
+        raise CorpusError(
+            f"{corpus.absolute()}: the corpus folder {what} (a share not mounted?); "
+            "pass an existing folder with --corpus or COMPARE_CORPUS"
         )
     return sorted(p for p in corpus.rglob("*") if p.is_file() and p.suffix.lower() == ".pdf")
 
 
-def corpus_name(path: Path, corpus: Path | None) -> str:
-    """A file's name as stored in ``documents.file_name``: its path inside the corpus folder."""
+def _raw_name(path: Path, corpus: Path | None) -> str:
     if corpus is not None:
         try:
             return path.relative_to(corpus).as_posix()
         except ValueError:
             pass
     return path.name
+
+
+def corpus_name(path: Path, corpus: Path | None) -> str:
+    """A file's name as stored in ``documents.file_name``: its path inside the corpus folder,
+    as ``display_name`` shows it (a GBK name decoded; the file is read by its real path)."""
+    return display_name(_raw_name(path, corpus))
+
+
+def corpus_names(files: Sequence[Path], corpus: Path | None) -> dict[Path, str]:
+    """``corpus_name`` of every file, each name given once: a decoded name that another file
+    already bears (a GBK ``湖南.pdf`` beside a UTF-8 one) is shown with its bytes escaped instead."""
+    names = {path: corpus_name(path, corpus) for path in files}
+    plain = {name for path, name in names.items() if name == _raw_name(path, corpus)}
+    taken: set[str] = set(plain)
+    for path, name in names.items():
+        if name != _raw_name(path, corpus):
+            if name in taken:
+                name = names[path] = display_name(_raw_name(path, corpus), decode=False)
+            taken.add(name)
+    return names
 
 
 class Reason:
@@ -177,8 +204,9 @@ def plan(
     before (``failed``: other statuses are decided by the content and stay), or was scored
     under another ``scoring_key``; every file with ``force``. Identical files are processed once.
     """
-    hashes, unreadable = _hashes(files, corpus)
-    paths = {corpus_name(p, corpus): p for p in files}
+    file_names = corpus_names(files, corpus)
+    hashes, unreadable = _hashes(file_names)
+    paths = {name: path for path, name in file_names.items()}
     if "scoring_key" not in known.columns:
         known = known.assign(scoring_key=None)
     rows = {row.doc_id: row for row in known.itertuples()}
@@ -198,7 +226,7 @@ def plan(
         else:
             to_process.append(paths[name])
             reasons[name] = why
-    todo = {hashes[corpus_name(p, corpus)][:DOC_ID_HEX] for p in to_process}
+    todo = {hashes[file_names[p]][:DOC_ID_HEX] for p in to_process}
     found = changes(hashes, names, known, todo, keep=unreadable)
     return Plan(
         to_process=tuple(sorted(to_process)),
@@ -215,11 +243,10 @@ def plan(
     )
 
 
-def _hashes(files: Sequence[Path], corpus: Path | None) -> tuple[dict[str, str], dict[str, str]]:
+def _hashes(file_names: dict[Path, str]) -> tuple[dict[str, str], dict[str, str]]:
     """The sha256 of each file by corpus name, and a message for each file that cannot be read."""
     hashes, unreadable = {}, {}
-    for path in files:
-        name = corpus_name(path, corpus)
+    for path, name in file_names.items():
         try:
             hashes[name] = sha256_of(path)
         except OSError as exc:
@@ -229,62 +256,150 @@ def _hashes(files: Sequence[Path], corpus: Path | None) -> tuple[dict[str, str],
     return hashes, unreadable
 
 
+class Step:
+    """The steps a document goes through; a document that fails in one is ``failed``, and its
+    message names the step (``plan.pdf: segment: ValueError: …``)."""
+
+    PARSE = "parse"  # reading the file: text layer, OCR, the checks on its text
+    SEGMENT = "segment"  # clauses along the numbering hierarchy
+    METADATA = "metadata"  # title, issuer, document number, date; whether it is a plan
+    STRUCTURE = "structure"  # departments and targets of the clauses
+    EMBED = "embed"  # clause vectors and their similarity channels
+    SCORE = "score"  # fused scores, matches, coverage cells, clause decisions
+    STAGE = "stage"  # a staged run: writing the document's rows
+    SUMMARY = "summary"  # the run's summary artifacts (after publishing)
+    REPORT = "report"  # the committee summary (after publishing)
+
+
+@contextmanager
+def in_step(step: str) -> Iterator[None]:
+    """The block is step ``step``: an unexpected exception leaves it as a ``StepError`` naming
+    the step. A ``DocumentError`` (a bad file) and a ``StepError`` raised inside pass unchanged."""
+    try:
+        yield
+    except (DocumentError, StepError):
+        raise
+    except Exception as exc:
+        raise StepError(step, exc) from exc
+
+
+def failure_message(name: str, exc: BaseException, step: str = Step.PARSE) -> str:
+    """``<file>: <step>: <exception type>: <exception> (at <module>:<line>)``, and what happens next.
+
+    ``step`` is the step when ``exc`` is not a ``StepError`` (which names its own)."""
+    if isinstance(exc, StepError):
+        step, exc = exc.step, exc.cause
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return (
+        f"{display_name(name)}: {step}: {type(exc).__name__}: {exc}{where}; it is tried again on the next run"
+    )
+
+
+def failed_document(doc: ParsedDocument, message: str) -> ParsedDocument:
+    """The document as a failure: its identity and the message, none of its pages or clauses."""
+    return ParsedDocument(
+        doc_id=doc.doc_id,
+        file_name=doc.file_name,
+        sha256=doc.sha256,
+        status=DocStatus.FAILED,
+        message=message,
+    )
+
+
+def _unreadable_document(path: Path, name: str, exc: OSError) -> ParsedDocument:
+    sha = hashlib.sha256(f"unreadable:{path}".encode(errors="surrogateescape")).hexdigest()
+    message = (
+        f"{name}: cannot be read ({exc.strerror or exc}); check that the file is readable, then run again"
+    )
+    return ParsedDocument(
+        doc_id=sha[:DOC_ID_HEX], file_name=name, sha256=sha, status=DocStatus.FAILED, message=message
+    )
+
+
+def failed_file(path: Path, exc: BaseException, step: str = Step.PARSE) -> ParsedDocument:
+    """A file whose processing raised ``exc`` outside ``parse_document`` (a lost worker process,
+    a failed task), as a failed document keyed by its content like any other."""
+    name = display_name(path.name)
+    try:
+        sha = sha256_of(path)
+    except OSError as unreadable:
+        return _unreadable_document(path, name, unreadable)
+    doc = ParsedDocument(doc_id=sha[:DOC_ID_HEX], file_name=name, sha256=sha, status=DocStatus.FAILED)
+    return failed_document(doc, failure_message(name, exc, step))
+
+
 def parse_document(path: Path) -> ParsedDocument:
-    """Extract, check and segment one file. A bad file gives a status and a message, never an exception."""
+    """Extract, check and segment one file. A bad file gives a status and a message, never an
+    exception; an unexpected exception in one step gives ``failed`` and a message naming the step."""
+    name = display_name(path.name)
     try:
         sha = sha256_of(path)
     except OSError as exc:  # gone or unreadable since the plan: a failure the next run tries again
-        sha = hashlib.sha256(f"unreadable:{path}".encode()).hexdigest()
-        message = f"{path.name}: cannot be read ({exc.strerror or exc}); check that the file is readable, then run again"
-        return ParsedDocument(
-            doc_id=sha[:DOC_ID_HEX], file_name=path.name, sha256=sha, status=DocStatus.FAILED, message=message
-        )
+        return _unreadable_document(path, name, exc)
     doc_id = sha[:DOC_ID_HEX]
     try:
-        pages = extract_pages(path)
-        text = full_text(pages)
-        if len(text.strip()) < MIN_CHARS_PER_PAGE * len(pages):
-            raise DocumentError(
-                path, DocStatus.NO_TEXT, f"no text layer on {len(pages)} page(s) and no OCR text"
-            )
-        if cjk_share(text) < MIN_CJK_SHARE:
-            raise DocumentError(
-                path, DocStatus.NOT_CHINESE, "the text is not Chinese; expected a Chinese plan"
-            )
-        clauses = segment_clauses(doc_id, pages)
-        if problem := not_a_plan_reason(text, clauses):
-            raise DocumentError(path, DocStatus.NOT_A_PLAN, problem)
+        with in_step(Step.PARSE):
+            pages = extract_pages(path)
+            text = full_text(pages)
+            if len(text.strip()) < MIN_CHARS_PER_PAGE * len(pages):
+                raise DocumentError(
+                    path, DocStatus.NO_TEXT, f"no text layer on {len(pages)} page(s) and no OCR text"
+                )
+            if cjk_share(text) < MIN_CJK_SHARE:
+                raise DocumentError(
+                    path, DocStatus.NOT_CHINESE, "the text is not Chinese; expected a Chinese plan"
+                )
+        with in_step(Step.SEGMENT):
+            clauses = segment_clauses(doc_id, pages)
+        with in_step(Step.METADATA):
+            if problem := not_a_plan_reason(text, clauses):
+                raise DocumentError(path, DocStatus.NOT_A_PLAN, problem)
+            meta = metadata(text, pages)
+        with in_step(Step.STRUCTURE):
+            departments, targets = clause_departments(clauses), clause_targets(clauses)
         return ParsedDocument(
             doc_id=doc_id,
-            file_name=path.name,
+            file_name=name,
             sha256=sha,
             status=DocStatus.OK,
-            meta=metadata(text, pages),
+            meta=meta,
             pages=pages,
             clauses=clauses,
-            departments=clause_departments(clauses),
-            targets=clause_targets(clauses),
+            departments=departments,
+            targets=targets,
         )
     except DocumentError as exc:
-        return ParsedDocument(
-            doc_id=doc_id, file_name=path.name, sha256=sha, status=exc.status, message=str(exc)
-        )
+        return ParsedDocument(doc_id=doc_id, file_name=name, sha256=sha, status=exc.status, message=str(exc))
     except Exception as exc:  # one bad document never stops a run
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        message = f"{path.name}: unexpected {type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})"
-        return ParsedDocument(
-            doc_id=doc_id, file_name=path.name, sha256=sha, status=DocStatus.FAILED, message=message
-        )
+        doc = ParsedDocument(doc_id=doc_id, file_name=name, sha256=sha, status=DocStatus.FAILED)
+        return failed_document(doc, failure_message(name, exc))
 
 
 @dataclass
 class Scored:
-    """The scorer's output for a batch of documents."""
+    """The scorer's output for a batch of documents. ``failed``: doc_id -> message of each
+    document whose scoring raised (it has no rows here; ``publish`` records it as failed)."""
 
     matches: list[Match]
     cells: list[CoverageCell]
     decisions: list[ClauseDecision] = field(default_factory=list)
     embedding: EmbeddingStats = field(default_factory=EmbeddingStats)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def merged(parts: Sequence[Scored]) -> Scored:
+    """Several documents' ``Scored`` as one."""
+    return Scored(
+        matches=[m for part in parts for m in part.matches],
+        cells=[c for part in parts for c in part.cells],
+        decisions=[d for part in parts for d in part.decisions],
+        embedding=EmbeddingStats(
+            requested=sum(part.embedding.requested for part in parts),
+            embedded=sum(part.embedding.embedded for part in parts),
+        ),
+        failed={k: v for part in parts for k, v in part.failed.items()},
+    )
 
 
 def channel_names(models: Sequence[str], catalogue: Catalogue, *, with_exemplars: bool) -> list[str]:
@@ -378,17 +493,42 @@ class Scorer:
         return result
 
     def score(self, docs: Sequence[ParsedDocument]) -> Scored:
+        """The batch's matches, cells and clause decisions; an exception leaves as a ``StepError``
+        naming the step (``embed`` or ``score``). ``isolated`` finds the document it comes from."""
         ok_docs = [d for d in docs if d.ok]
         clauses = [c for d in ok_docs for c in d.clauses]
         stats = EmbeddingStats()
-        channels = self.channels(clauses, stats)
-        fused = self.calibration.fusion.fused(channels)
-        ids = self.catalogue.ids
-        matches = top_matches(clauses, fused, channels, ids, k=self.top_k, method=self.method)
-        thresholds = self.calibration.thresholds
-        cells = coverage([d.doc_id for d in ok_docs], clauses, fused, ids, thresholds)
-        chosen = decisions(clauses, fused, ids, thresholds)
+        with in_step(Step.EMBED):
+            channels = self.channels(clauses, stats)
+        with in_step(Step.SCORE):
+            fused = self.calibration.fusion.fused(channels)
+            ids = self.catalogue.ids
+            matches = top_matches(clauses, fused, channels, ids, k=self.top_k, method=self.method)
+            thresholds = self.calibration.thresholds
+            cells = coverage([d.doc_id for d in ok_docs], clauses, fused, ids, thresholds)
+            chosen = decisions(clauses, fused, ids, thresholds)
         return Scored(matches=matches, cells=cells, decisions=chosen, embedding=stats)
+
+    def isolated(self, docs: Sequence[ParsedDocument]) -> Scored:
+        """``score`` of the batch; when the batch raises, each document is scored on its own, and
+        the documents that raise alone are left out as ``Scored.failed`` (with the step and the
+        exception), the others scored. A document's scores depend on its batch-mates only in the
+        last bits of a float (see ``compare.docscore``), so a fallback run keeps them all."""
+        try:
+            return self.score(docs)
+        except Exception:  # which document? each is scored alone below
+            pass
+        parts = []
+        for doc in docs:
+            if not doc.ok:
+                continue
+            try:
+                parts.append(self.score([doc]))
+            except Exception as exc:
+                parts.append(
+                    Scored([], [], failed={doc.doc_id: failure_message(doc.file_name, exc, Step.SCORE)})
+                )
+        return merged(parts)
 
 
 @dataclass(frozen=True)
@@ -414,7 +554,7 @@ def score_documents(
     if not any(d.ok for d in docs):
         return Scored(matches=[], cells=[]), None, None
     scorer = Scorer.from_settings(settings, catalogue)
-    return scorer.score(docs), scorer.method, scorer.calibration
+    return scorer.isolated(docs), scorer.method, scorer.calibration
 
 
 @dataclass(frozen=True)
@@ -442,6 +582,22 @@ class RunSummary:
 
 #: How long a run waits for another run to finish publishing the same warehouse.
 PUBLISH_LOCK_WAIT_S = 300.0
+#: Said of a document that failed this time but keeps the rows of an earlier run.
+KEPT_NOTE = " (its earlier results are kept until then)"
+
+
+def kept_on_failure(known: pd.DataFrame, outcomes: Sequence[tuple[str, str]]) -> set[str]:
+    """Documents (doc_id, status) that failed unexpectedly this run but are ``ok`` in the
+    warehouse: the same content, processed before. Their rows stay as they were, marked for
+    rescoring (``warehouse.mark_for_rescoring``), so the next run tries them again."""
+    ok_before = set(known.loc[known["status"] == DocStatus.OK, "doc_id"])
+    return {doc_id for doc_id, status in outcomes if status == DocStatus.FAILED and doc_id in ok_before}
+
+
+def kept_renamed(kept: Collection[str], run_plan: Plan, known: pd.DataFrame) -> dict[str, str]:
+    """The kept documents whose content now lies under another name."""
+    names = dict(zip(known["doc_id"], known["file_name"], strict=True))
+    return {d: run_plan.names[d] for d in kept if d in run_plan.names and run_plan.names[d] != names.get(d)}
 
 
 def publish(
@@ -466,16 +622,21 @@ def publish(
     """
     tick = time.perf_counter()
     run_id = run_id or warehouse.new_run_id()
+    docs = [failed_document(d, scored.failed[d.doc_id]) if d.doc_id in scored.failed else d for d in docs]
     docs = [replace(d, file_name=run_plan.names.get(d.doc_id, d.file_name)) for d in docs]
     processed = {d.doc_id for d in docs}
     with warehouse.snapshot(settings.warehouse, wait=lock_wait) as con:
         known = warehouse.documents_in(con)
         found = changes(run_plan.hashes, run_plan.names, known, processed, keep=run_plan.unreadable)
+        kept = kept_on_failure(known, [(d.doc_id, d.status) for d in docs])
         warehouse.write_catalogue(con, catalogue)
         warehouse.delete_documents(con, list(found.replaced))
-        warehouse.write_documents(con, docs, run_id, scoring_key=run_plan.scoring_key)
+        warehouse.write_documents(
+            con, [d for d in docs if d.doc_id not in kept], run_id, scoring_key=run_plan.scoring_key
+        )
         warehouse.mark_withdrawn(con, list(found.withdrawn), run_id)
-        warehouse.rename_documents(con, found.renamed)
+        warehouse.rename_documents(con, {**found.renamed, **kept_renamed(kept, run_plan, known)})
+        warehouse.mark_for_rescoring(con, sorted(kept))
         warehouse.write_matches(con, scored.matches, run_id)
         warehouse.write_coverage(con, scored.cells, run_id)
         warehouse.write_decisions(con, scored.decisions, run_id)
@@ -489,7 +650,7 @@ def publish(
             started_at=started_at,
             timings={**timings, "publish": time.perf_counter() - tick},
             processed=processed,
-            failed=[d.message for d in docs if not d.ok],
+            failed=[d.message + (KEPT_NOTE if d.doc_id in kept else "") for d in docs if not d.ok],
             n_clauses=sum(len(d.clauses) for d in docs),
             n_embedded=scored.embedding.embedded,
             model_ids=scorer_method,
@@ -579,11 +740,35 @@ def load_run_catalogue(settings: Settings) -> Catalogue:
     return with_chinese(catalogue, chinese_texts(parsed.clauses), pdfs[0])
 
 
-def plan_run(settings: Settings, catalogue: Catalogue, *, force: bool = False) -> tuple[Plan, ScoringSetup]:
-    """The plan of a run over the settings' corpus and warehouse, and what it will score with."""
+#: The flag that lets a run over a corpus folder with no PDF withdraw every document.
+ALLOW_EMPTY_FLAG = "--allow-empty-corpus"
+
+
+def check_not_empty(corpus: Path, files: Sequence[Path], known: pd.DataFrame) -> None:
+    """Raise ``CorpusError`` when the corpus holds no PDF while the warehouse has live documents:
+    a run would mark every one of them withdrawn, which is what an unmounted share looks like."""
+    live = int((known["status"] != DocStatus.WITHDRAWN).sum()) if len(known) else 0
+    if not files and live:
+        raise CorpusError(
+            f"{corpus.absolute()}: the corpus folder holds no PDF, and this run would mark all {live} "
+            "document(s) of the warehouse withdrawn; check that the folder (or the share it is on) is "
+            f"there and mounted, or pass {ALLOW_EMPTY_FLAG} to withdraw them all"
+        )
+
+
+def plan_run(
+    settings: Settings, catalogue: Catalogue, *, force: bool = False, allow_empty_corpus: bool = False
+) -> tuple[Plan, ScoringSetup]:
+    """The plan of a run over the settings' corpus and warehouse, and what it will score with.
+
+    A corpus folder that does not exist, or (unless ``allow_empty_corpus``) holds no PDF while
+    the warehouse has documents, is refused with a ``CorpusError``.
+    """
     setup = scoring_setup(settings, catalogue)
     files = corpus_files(settings.corpus)
     known = warehouse.known_documents(settings.warehouse)
+    if not allow_empty_corpus:
+        check_not_empty(settings.corpus, files, known)
     return plan(files, known, force=force, corpus=settings.corpus, scoring_key=setup.key), setup
 
 
@@ -591,18 +776,20 @@ def run(
     settings: Settings,
     *,
     force: bool = False,
+    allow_empty_corpus: bool = False,
     progress: Callable[[ParsedDocument], None] | None = None,
 ) -> RunSummary:
     """The whole pipeline in one process, without an orchestrator (the flow does the same in tasks).
 
-    Only new or changed files are extracted and scored (see ``plan``); ``force`` redoes all.
+    Only new or changed files are extracted and scored (see ``plan``); ``force`` redoes all;
+    ``allow_empty_corpus`` lets a corpus with no PDF withdraw every document (``plan_run``).
     ``progress`` is called with each document as it is parsed.
     """
     started = time.time()
     timings: dict[str, float] = {}
     tick = time.perf_counter()
     catalogue = load_run_catalogue(settings)
-    run_plan, setup = plan_run(settings, catalogue, force=force)
+    run_plan, setup = plan_run(settings, catalogue, force=force, allow_empty_corpus=allow_empty_corpus)
     timings["plan"] = time.perf_counter() - tick
     tick = time.perf_counter()
     docs = []

@@ -22,6 +22,11 @@ less the run-level ones (``run_id``, ``scoring_key``), which the writer adds.
 The writer does what ``pipeline.publish`` does, under the same writer lock and in one snapshot:
 it reconciles withdrawn, replaced and renamed documents against the warehouse, replaces the
 staged documents' rows, and records the run.
+
+One bad document never takes a run down: a document whose scoring or staging raises is staged
+as ``failed`` (its message names the step), and a batch lost as a whole (its worker died) is
+staged as failed documents (``failed_batch``); a failed document is staged again by the next
+run, and one that was ``ok`` in the warehouse keeps its rows until then.
 """
 
 from __future__ import annotations
@@ -47,9 +52,9 @@ import pyarrow.parquet as pq
 from compare import pipeline, warehouse
 from compare.catalogue import Catalogue
 from compare.docscore import DocumentScorer, document_scorer
-from compare.errors import SettingsError, WarehouseError
+from compare.errors import SettingsError, WarehouseError, display_name
 from compare.extract import sha256_of
-from compare.pipeline import DOC_ID_HEX, Plan, RunSummary, Scored, ScoringSetup
+from compare.pipeline import DOC_ID_HEX, Plan, RunSummary, Scored, ScoringSetup, Step
 from compare.records import DocStatus, ParsedDocument
 from compare.settings import Settings
 
@@ -112,14 +117,14 @@ def document_rows(
         "documents": [
             {
                 "doc_id": doc.doc_id,
-                "file_name": doc.file_name,
+                "file_name": display_name(doc.file_name),
                 "sha256": doc.sha256,
                 **asdict(doc.meta),
                 "issue_date": _date(doc.meta.issue_date),
                 "page_count": doc.page_count,
                 "n_clauses": len(doc.clauses),
                 "status": str(doc.status),
-                "message": doc.message,
+                "message": display_name(doc.message, decode=False),
                 "processed_at": processed_at,
             }
         ],
@@ -201,12 +206,27 @@ def _reused(folder: Path, path: Path, doc_id: str) -> StagedDocument | None:
     if row["status"] == DocStatus.FAILED:
         return None  # an unexpected error may not happen again: try once more
     return StagedDocument(
-        doc_id, path.name, row["status"], row["message"] or "", row["n_clauses"] or 0, 0, True, 0.0
+        doc_id,
+        display_name(path.name),
+        row["status"],
+        row["message"] or "",
+        row["n_clauses"] or 0,
+        0,
+        True,
+        0.0,
     )
 
 
+def _staged_failure(folder: Path, doc: ParsedDocument, exc: BaseException, step: str) -> ParsedDocument:
+    """Stage ``doc`` as failed in ``step`` (its message names the step and the error)."""
+    failed = pipeline.failed_document(doc, pipeline.failure_message(doc.file_name, exc, step))
+    write_document(folder, failed, Scored(matches=[], cells=[]))
+    return failed
+
+
 def stage_document(scorer: DocumentScorer, path: Path, *, force: bool = False) -> StagedDocument:
-    """Parse, score and stage one file (or reuse its staged rows)."""
+    """Parse, score and stage one file (or reuse its staged rows). A document whose scoring or
+    staging raises is staged as ``failed``; only a failure to stage even that stops the batch."""
     tick = time.perf_counter()
     try:
         doc_id = sha256_of(path)[:DOC_ID_HEX]
@@ -215,12 +235,35 @@ def stage_document(scorer: DocumentScorer, path: Path, *, force: bool = False) -
     if doc_id and not force and (done := _reused(scorer.folder, path, doc_id)):
         return done
     doc = pipeline.parse_document(path)
-    scored = scorer.score(doc)
-    write_document(scorer.folder, doc, scored)
+    try:
+        scored = scorer.score(doc)
+    except Exception as exc:  # Scorer.score names the step (embed or score)
+        doc, scored = _staged_failure(scorer.folder, doc, exc, Step.SCORE), Scored(matches=[], cells=[])
+    else:
+        try:
+            write_document(scorer.folder, doc, scored)
+        except Exception as exc:
+            doc, scored = _staged_failure(scorer.folder, doc, exc, Step.STAGE), Scored(matches=[], cells=[])
     return StagedDocument(
         doc.doc_id, doc.file_name, str(doc.status), doc.message, len(doc.clauses), scored.embedding.embedded,
         False, time.perf_counter() - tick,
     )  # fmt: skip
+
+
+def failed_batch(stage: Stage, paths: Sequence[Path], exc: BaseException) -> list[StagedDocument]:
+    """The documents of a batch lost as a whole (its task failed, its worker died): each one's
+    staged rows when it was staged before the loss, else staged as failed in step ``stage``."""
+    result = []
+    for path in map(Path, paths):
+        doc = pipeline.failed_file(path, exc, Step.STAGE)
+        if (done := _reused(stage.folder, path, doc.doc_id)) is not None:
+            result.append(done)
+            continue
+        write_document(stage.folder, doc, Scored(matches=[], cells=[]))
+        result.append(
+            StagedDocument(doc.doc_id, doc.file_name, str(doc.status), doc.message, 0, 0, False, 0.0)
+        )
+    return result
 
 
 @dataclass(frozen=True)
@@ -377,13 +420,16 @@ def load(
         known = warehouse.documents_in(con)
         processed = set(doc_ids)
         found = pipeline.changes(run_plan.hashes, run_plan.names, known, processed, keep=run_plan.unreadable)
+        kept = pipeline.kept_on_failure(known, [(d.doc_id, d.status) for d in docs])
+        loaded = [d for d in doc_ids if d not in kept]
         warehouse.write_catalogue(con, catalogue)
-        warehouse.delete_documents(con, [*found.replaced, *doc_ids])
+        warehouse.delete_documents(con, [*found.replaced, *loaded])
         insert_staged(
-            con, folder, doc_ids, run_plan.names, {"run_id": run_id, "scoring_key": run_plan.scoring_key}
+            con, folder, loaded, run_plan.names, {"run_id": run_id, "scoring_key": run_plan.scoring_key}
         )
         warehouse.mark_withdrawn(con, list(found.withdrawn), run_id)
-        warehouse.rename_documents(con, found.renamed)
+        warehouse.rename_documents(con, {**found.renamed, **pipeline.kept_renamed(kept, run_plan, known)})
+        warehouse.mark_for_rescoring(con, sorted(kept))
         return pipeline.record_run(
             con,
             settings,
@@ -394,7 +440,11 @@ def load(
             started_at=started_at,
             timings={**timings, "load": time.perf_counter() - tick},
             processed=processed,
-            failed=[d.message for d in docs if d.status != DocStatus.OK],
+            failed=[
+                d.message + (pipeline.KEPT_NOTE if d.doc_id in kept else "")
+                for d in docs
+                if d.status != DocStatus.OK
+            ],
             n_clauses=sum(d.n_clauses for d in docs),
             n_embedded=sum(d.n_embedded for d in docs),
             model_ids=stage.method if stage is not None else None,
@@ -407,11 +457,16 @@ def default_staging(settings: Settings) -> Path:
     return settings.warehouse.with_name(settings.warehouse.name + ".staging")
 
 
-def plan_run(settings: Settings, catalogue: Catalogue, *, force: bool = False) -> tuple[Plan, ScoringSetup]:
-    """The files to stage, the documents to keep, withdraw, replace or rename, and the calibration."""
+def plan_run(
+    settings: Settings, catalogue: Catalogue, *, force: bool = False, allow_empty_corpus: bool = False
+) -> tuple[Plan, ScoringSetup]:
+    """The files to stage, the documents to keep, withdraw, replace or rename, and the calibration
+    (a missing or, unless ``allow_empty_corpus``, empty corpus is refused as in ``pipeline.plan_run``)."""
     setup = pipeline.scoring_setup(settings, catalogue)
     known = warehouse.known_documents(settings.warehouse)
     files = pipeline.corpus_files(settings.corpus)
+    if not allow_empty_corpus:
+        pipeline.check_not_empty(settings.corpus, files, known)
     return pipeline.plan(files, known, force=force, corpus=settings.corpus, scoring_key=setup.key), setup
 
 
@@ -421,6 +476,7 @@ def run(
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     force: bool = False,
+    allow_empty_corpus: bool = False,
 ) -> RunSummary:
     """The staged pipeline in this process, without an orchestrator (the scale flow does the same
     with its batches spread over a Dask cluster)."""
@@ -428,7 +484,7 @@ def run(
     timings: dict[str, float] = {}
     tick = time.perf_counter()
     catalogue = pipeline.load_run_catalogue(settings)
-    run_plan, setup = plan_run(settings, catalogue, force=force)
+    run_plan, setup = plan_run(settings, catalogue, force=force, allow_empty_corpus=allow_empty_corpus)
     timings["plan"] = time.perf_counter() - tick
     tick = time.perf_counter()
     stage, staged = None, []

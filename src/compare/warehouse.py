@@ -31,7 +31,7 @@ import duckdb
 import pandas as pd
 
 from compare.catalogue import Catalogue
-from compare.errors import WarehouseError
+from compare.errors import WarehouseError, display_name
 from compare.records import ClauseDecision, CoverageCell, Match, ParsedDocument
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -339,7 +339,10 @@ def write_documents(
     *,
     scoring_key: str | None = None,
 ) -> None:
-    """Insert documents with their pages, clauses, departments and targets (replacing any old rows)."""
+    """Insert documents with their pages, clauses, departments and targets (replacing any old rows).
+
+    File names and messages are stored as ``display_name`` shows them: a name whose bytes are
+    not UTF-8 cannot be written as it is."""
     delete_documents(con, [d.doc_id for d in docs])
     now = _utcnow()
     _insert(
@@ -349,13 +352,13 @@ def write_documents(
             [
                 {
                     "doc_id": d.doc_id,
-                    "file_name": d.file_name,
+                    "file_name": display_name(d.file_name),
                     "sha256": d.sha256,
                     **{k: v for k, v in asdict(d.meta).items()},
                     "page_count": d.page_count,
                     "n_clauses": len(d.clauses),
                     "status": str(d.status),
-                    "message": d.message,
+                    "message": display_name(d.message, decode=False),
                     "run_id": run_id,
                     "processed_at": now,
                     "scoring_key": scoring_key,
@@ -395,7 +398,14 @@ def mark_withdrawn(con: duckdb.DuckDBPyConnection, doc_ids: Sequence[str], run_i
 def rename_documents(con: duckdb.DuckDBPyConnection, renamed: dict[str, str]) -> None:
     """Documents whose content now lies under another file name."""
     for doc_id, file_name in renamed.items():
-        con.execute("UPDATE documents SET file_name = ? WHERE doc_id = ?", [file_name, doc_id])
+        con.execute("UPDATE documents SET file_name = ? WHERE doc_id = ?", [display_name(file_name), doc_id])
+
+
+def mark_for_rescoring(con: duckdb.DuckDBPyConnection, doc_ids: Sequence[str]) -> None:
+    """Documents whose rows stay but must be processed again by the next run (their scoring key
+    is cleared: a run scores every document whose key is not its own)."""
+    for doc_id in doc_ids:
+        con.execute("UPDATE documents SET scoring_key = NULL WHERE doc_id = ?", [doc_id])
 
 
 def write_matches(con: duckdb.DuckDBPyConnection, matches: Sequence[Match], run_id: str) -> None:
