@@ -13,9 +13,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from compare.errors import CompareError, SettingsError
+from compare.safe_text import printable
 from compare.settings import Settings, library_env, setting_help
 
 #: Width used when output is not a terminal (logs, CI), so tables are not cut.
@@ -28,20 +31,21 @@ console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
 
 
 def _fail(exc: CompareError) -> None:
-    console.print(f"[red]error:[/red] {exc}")
+    console.print(f"[red]error:[/red] {escape(printable(str(exc)))}", highlight=False)
     raise typer.Exit(2)
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None or (isinstance(value, float) and value != value) else str(value)
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+def _cell(value: Any) -> Text:
+    """A value as plain text for a terminal: no markup, no control character (see ``safe_text``)."""
+    text = "" if value is None or (isinstance(value, float) and value != value) else printable(str(value))
+    return Text(text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…")
 
 
 def frame_table(frame: Any, title: str | None = None) -> Table:
-    """A rich table of a DataFrame."""
+    """A rich table of a DataFrame; cells are shown as plain text, never read as rich markup."""
     table = Table(title=title)
     for column in frame.columns:
-        table.add_column(str(column))
+        table.add_column(_cell(column))
     for row in frame.itertuples(index=False):
         table.add_row(*(_cell(v) for v in row))
     return table
@@ -135,7 +139,7 @@ def query(
         _fail(exc)
         return
     if fmt == "csv":
-        sys.stdout.write(result.frame.to_csv(index=False))
+        sys.stdout.write(exporting.csv_text(result.frame))
     elif fmt == "json":
         sys.stdout.write(result.frame.to_json(orient="records", force_ascii=False, date_format="iso") + "\n")
     else:

@@ -7,12 +7,17 @@ no statement can reach another file (ATTACH, COPY, INSTALL/LOAD, read_csv, read_
 glob ...). Statements of any other kind are refused before they run.
 
 ``export`` writes tables and views to Parquet or CSV files, one per relation, each written to
-a temporary name and renamed, so a reader of the folder never sees half a file.
+a temporary name and renamed, so a reader of the folder never sees half a file. A CSV file is
+opened by spreadsheet programs, so its text cells go through ``safe_text.spreadsheet_sql``:
+control characters become U+FFFD and text a spreadsheet would take for a formula (starting with
+= + - @, tab or CR) gets a leading ``'``; numbers, dates and booleans are written as they are.
+Parquet keeps every value as stored.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,13 +27,22 @@ import pandas as pd
 
 from compare import warehouse
 from compare.errors import SettingsError, WarehouseError
+from compare.safe_text import spreadsheet_cell, spreadsheet_sql
 
 #: Statement types ``compare query`` runs.
 READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 #: Rows ``compare query`` returns unless told otherwise.
 DEFAULT_LIMIT = 1000
 FORMATS = ("parquet", "csv")
+#: Line end of ``compare query --format csv``.
+CSV_LINE_END = "\r\n"
 _COPY_OPTIONS = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER true"}
+#: DuckDB column types written to CSV as they are (numbers, times, booleans, ids); the others are text.
+_PLAIN_TYPES = re.compile(
+    r"BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|U(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE"
+    r"|DECIMAL\(\d+,\s*\d+\)|DATE|TIME( WITH TIME ZONE)?|TIMESTAMP(_S|_MS|_NS| WITH TIME ZONE)?"
+    r"|INTERVAL|UUID|BLOB|BIT"
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,36 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def csv_columns(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    """The select list that writes relation ``name`` to CSV safely (see the module docstring)."""
+    columns = []
+    for column, column_type, *_ in con.execute(f"DESCRIBE SELECT * FROM {_identifier(name)}").fetchall():
+        value = _identifier(column)
+        if not _PLAIN_TYPES.fullmatch(column_type):
+            value = spreadsheet_sql(f"CAST({value} AS VARCHAR)")
+        columns.append(f"{value} AS {_identifier(spreadsheet_cell(column))}")
+    return ", ".join(columns)
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """A query result as CSV: text cells (and headers) through ``spreadsheet_cell``, numbers as they are.
+
+    Lines end with CRLF (RFC 4180), so a field holding a carriage return is quoted as well as
+    one holding a newline (Python's CSV writer quotes only the line terminator's characters).
+    """
+    safe = frame.copy()
+    for column in safe.columns:
+        values = safe[column]
+        if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values)):
+            safe[column] = values.map(spreadsheet_cell)
+    safe.columns = [spreadsheet_cell(str(c)) for c in safe.columns]
+    return safe.to_csv(index=False, lineterminator=CSV_LINE_END)
+
+
 def export(
     path: Path,
     out: Path,
@@ -115,7 +159,10 @@ def export(
         for name in names:
             target = out / f"{name}.{fmt}"
             partial = out / f".{name}.{fmt}.partial"
-            con.execute(f'COPY (SELECT * FROM "{name}") TO {_quote(str(partial))} ({_COPY_OPTIONS[fmt]})')
+            columns = csv_columns(con, name) if fmt == "csv" else "*"
+            con.execute(
+                f"COPY (SELECT {columns} FROM {_identifier(name)}) TO {_quote(str(partial))} ({_COPY_OPTIONS[fmt]})"
+            )
             os.replace(partial, target)
             written.append(target)
             if progress is not None:

@@ -9,7 +9,7 @@ Each page is read the first way that gives clean text:
    ruled tables read row by row (a row is a paragraph of its own,
    cells separated by `` | ``) and kept out of the running text;
 2. ``pdfium``: when more than ``MAX_JUNK_SHARE`` of pdfplumber's characters are junk
-   (``(cid:n)`` escapes, U+FFFD, private-use characters, C0 controls) — fonts without a
+   (``(cid:n)`` escapes, U+FFFD, private-use characters, C0 and C1 controls) — fonts without a
    ToUnicode map, which pdfium decodes through their CMaps;
 3. ``ocr``: when the page has no text layer but has an image (a scan), or both text
    layers are junk, or a page-sized image carries only a few words of text (a stamp or a
@@ -22,7 +22,10 @@ line; a paragraph whose first line is indented (or centred, or set right) starts
 two ideographic spaces, so segmentation can tell whether a page's first line continues
 the page before. ``Page.method`` records which reader gave
 the text. Kangxi radicals and compatibility ideographs, which some PDF fonts map
-characters to, are folded to the unified ideographs they stand for.
+characters to, are folded to the unified ideographs they stand for, and a glyph with no
+Unicode mapping (a control character such as NUL in the text layer) is kept in place as
+U+FFFD (``normalize.visible``), so the text never holds control characters and the quoted
+evidence never joins the characters around a glyph that could not be read.
 """
 
 from __future__ import annotations
@@ -46,8 +49,9 @@ from pdfplumber.utils.exceptions import PdfminerException
 from compare import layout, ocr
 from compare.errors import DocumentError
 from compare.layout import Glyph, Line
-from compare.normalize import unified_ideographs
+from compare.normalize import unified_ideographs, visible
 from compare.records import DocStatus, Page
+from compare.safe_text import REPLACEMENT
 
 PDF_MAGIC = b"%PDF-"
 #: How far into a file the %PDF- header may sit (some writers put junk before it).
@@ -74,7 +78,7 @@ METHOD_PDFIUM = "pdfium"
 METHOD_OCR = "ocr"
 
 _CID = re.compile(r"\(cid:\d+\)")
-_JUNK_CHAR = re.compile("[\ufffd\ue000-\uf8ff\x00-\x08\x0b\x0c\x0e-\x1f]")
+_JUNK_CHAR = re.compile("[\ufffd\ue000-\uf8ff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _TRAILER = b"%%EOF"
 #: How much of a file's end is searched for the %%EOF marker.
@@ -242,12 +246,13 @@ def _pdfium_glyphs(page: pdfium.PdfPage) -> list[Glyph]:
             if pdfium_c.FPDFText_IsGenerated(textpage.raw, index) == 1:
                 continue
             code = pdfium_c.FPDFText_GetUnicode(textpage.raw, index)
-            if not code or code in (0x0A, 0x0D):
+            if code in (0x0A, 0x0D):
                 continue
+            text = chr(code) if code else REPLACEMENT  # 0: pdfium has no Unicode for the glyph
             left, bottom, right, top = textpage.get_charbox(index, loose=True)
             size = pdfium_c.FPDFText_GetFontSize(textpage.raw, index) or (top - bottom)
             glyphs.append(
-                Glyph(text=chr(code), x0=left, x1=right, top=height - top, bottom=height - bottom, size=size)
+                Glyph(text=text, x0=left, x1=right, top=height - top, bottom=height - bottom, size=size)
             )
     finally:
         textpage.close()
@@ -315,7 +320,7 @@ def _pages_text(reads: list[_PageRead], page_width: float) -> tuple[Page, ...]:
     for read, page_lines, page_margins in zip(reads, cleaned, own, strict=True):
         edges = page_margins if (read.method == METHOD_OCR and page_margins) else typical
         text = "\n".join(layout.paragraphs(page_lines, edges))
-        result.append(Page(number=read.number, text=unified_ideographs(text), method=read.method))
+        result.append(Page(number=read.number, text=visible(unified_ideographs(text)), method=read.method))
     return tuple(result)
 
 

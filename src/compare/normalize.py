@@ -6,6 +6,10 @@ folded to half-width (Chinese punctuation kept, and ASCII punctuation next to Ch
 full-width), and traditional characters and Taiwan vocabulary converted to simplified
 mainland usage with OpenCC's ``tw2sp`` (網際網路 → 互联网, 資訊 → 信息, 軟體 → 软件); a text
 with no traditional character is left as it is.
+
+``visible`` is applied to the original text itself, at extraction: a character that stands
+for no readable glyph (a control character, which is how a glyph without a Unicode mapping
+often comes out of a PDF) becomes U+FFFD, so evidence shows where a character could not be read.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import unicodedata
 from functools import lru_cache
 
 import opencc
+
+from compare.safe_text import printable
 
 #: Full-width ASCII letters, digits and the signs that go with numbers (％ ＋ － ． ／) and the
 #: ideographic space fold to half-width; Chinese punctuation (，。、；：（）《》“”) is kept as it is.
@@ -37,6 +43,19 @@ _SPACE_BETWEEN_CJK = re.compile(
 @lru_cache(maxsize=4)
 def _converter(config: str) -> opencc.OpenCC:
     return opencc.OpenCC(config)
+
+
+def visible(text: str) -> str:
+    """Page text with U+FFFD for every character that shows no glyph, and nothing else changed.
+
+    A glyph with no Unicode mapping comes out of a PDF as a control character (NUL most
+    often). Each C0 and C1 control, surrogate and noncharacter becomes U+FFFD, the
+    replacement character, rather than being dropped: dropping would join the characters on
+    either side, and the quoted evidence would read as text the document does not contain.
+    Newline (the paragraph separator) and tab are kept; a carriage return becomes a space.
+    Format characters and combining marks are text and stay (see ``compare.safe_text``).
+    """
+    return printable(text).replace("\r", " ")
 
 
 def halfwidth_alnum(text: str) -> str:

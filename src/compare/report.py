@@ -4,6 +4,12 @@
 in ``compare/templates`` into ``out/report.html`` (inline CSS, no script, no external file)
 and prints it to ``out/report.pdf`` with headless Chromium (``compare.report_pdf``).
 ``committee_summary_markdown(warehouse)`` is the short version that goes out after each run.
+
+Every value a template prints passes through ``safe_text.printable`` (the environment's
+``finalize``) before it is escaped: a control character or noncharacter in stored text (a
+glyph with no Unicode mapping, an escape in a file name) shows as U+FFFD instead of being
+dropped by the HTML parser, which would join the characters around it in the quoted evidence.
+The PDF is printed from that HTML.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 import pandas as pd
 
 from compare import __version__
@@ -36,6 +43,7 @@ from compare.report_views import (
     share_colour,
     status_view,
 )
+from compare.safe_text import printable
 
 TEMPLATE_PACKAGE = "compare"
 TEMPLATE_FOLDER = "templates"
@@ -76,6 +84,13 @@ class ReportFiles:
     documents: int
 
 
+def _printed(value: Any) -> Any:
+    """What a template prints: text ``printable``; markup (a macro's output, already printed) as it is."""
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return printable(value)
+    return value
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader(TEMPLATE_PACKAGE, TEMPLATE_FOLDER),
@@ -83,6 +98,7 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_printed,
     )
     env.filters["score"] = lambda v: "" if v is None or pd.isna(v) else f"{v:.1f}"
     env.filters["pct"] = lambda v: "" if v is None or pd.isna(v) else f"{v:.0f}%"
@@ -281,4 +297,4 @@ def committee_summary_markdown(warehouse_path: Path | str) -> str:
         + f"); {progress.machine_only} cells are machine-only.",
     ]
     lines += ["", f"Full report with evidence: `compare report --warehouse {warehouse_path}`"]
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines) + "\n")

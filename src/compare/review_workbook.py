@@ -9,6 +9,14 @@ Layout (``write_workbook``):
 - ``_lists`` (hidden): the verdicts the drop-down offers;
 - ``_export`` (hidden): the format, when and from which warehouse and run it was exported.
 
+Every text the workbook holds is written by ``_store``: control characters become U+FFFD
+(``safe_text.printable``; openpyxl refuses them and Excel cannot open a file with them), a
+carriage return becomes a line break (XML reads it back so anyway), text over Excel's cell
+limit is cut with "…", and each text is stored as a text cell, never a formula; text a
+spreadsheet would read as a formula (``=HYPERLINK(...)`` in a file name, ``-`` or ``@`` at the
+start of a clause) also gets Excel's quote-prefix flag, so it stays text when a reviewer edits
+the cell. No character is added to the text, so it reads back as written.
+
 ``read_workbook`` returns every filled row with its sheet and row number, and the export
 record; it checks only the workbook's shape (``compare.review_import`` checks the contents).
 """
@@ -23,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -39,6 +48,7 @@ from compare.review import (
     ReviewDocument,
     review_documents,
 )
+from compare.safe_text import formula_like, printable
 
 MEASURE_IDS_SQL = "SELECT measure_id FROM national_measures ORDER BY part, section_no, measure_no"
 #: Written into ``_export`` and checked on import.
@@ -55,7 +65,10 @@ FIRST_DATA_ROW = 3
 HEADER_SEARCH_ROWS = 6
 #: Excel's limit on sheet names, and the characters it refuses in them.
 MAX_SHEET_NAME = 31
+#: Excel's limit on the characters (UTF-16 code units) of one cell.
+MAX_CELL_CHARS = 32767
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+_LINE_BREAKS = re.compile(r"\r\n?")
 FONT_NAME = "Microsoft YaHei"
 FONT_SIZE = 11
 INPUT_FILL = PatternFill("solid", fgColor="FFF7D6")
@@ -141,7 +154,8 @@ def sheet_names(documents: Sequence[ReviewDocument]) -> list[str]:
     names: list[str] = []
     taken = {README_SHEET.lower(), LISTS_SHEET, EXPORT_SHEET}
     for doc in documents:
-        base = _BAD_SHEET_CHARS.sub("_", f"{doc.label} {doc.doc_number}".strip())[:MAX_SHEET_NAME].strip("' ")
+        label = printable(f"{doc.label} {doc.doc_number}").strip()
+        base = _BAD_SHEET_CHARS.sub("_", label)[:MAX_SHEET_NAME].strip("' ")
         name, n = base or doc.doc_id, 2
         while name.lower() in taken:
             suffix = f" ({n})"
@@ -149,6 +163,36 @@ def sheet_names(documents: Sequence[ReviewDocument]) -> list[str]:
         taken.add(name.lower())
         names.append(name)
     return names
+
+
+def _within_cell_limit(text: str) -> str:
+    units = text.encode("utf-16-le", "surrogatepass")
+    if len(units) <= 2 * MAX_CELL_CHARS:
+        return text
+    return units[: 2 * (MAX_CELL_CHARS - 1)].decode("utf-16-le", "ignore") + "…"
+
+
+def _store(cell: Cell, value: Any) -> Cell:
+    """Put ``value`` into ``cell``: text as a text cell (see the module docstring), anything else as it is."""
+    if not isinstance(value, str):
+        cell.value = value
+        return cell
+    text = _within_cell_limit(_LINE_BREAKS.sub("\n", printable(value)))
+    cell.value = text
+    cell.data_type = "s"  # openpyxl takes text starting with "=" for a formula
+    if formula_like(text):
+        cell.quotePrefix = True
+    return cell
+
+
+def _append(sheet: Worksheet, values: Sequence[Any]) -> None:
+    """Append a row to ``sheet``, every value stored by ``_store``."""
+    sheet.append([_store(Cell(sheet), v) for v in values])
+
+
+def _put(sheet: Worksheet, row: int, column: int, value: Any) -> Cell:
+    """Write one cell of ``sheet`` with ``_store``."""
+    return _store(sheet.cell(row, column), value)
 
 
 def _evidence_text(evidence: Any) -> str:
@@ -238,8 +282,9 @@ def write_workbook(
     readme.title = README_SHEET
     names = sheet_names(documents)
     for line in README_LINES:
-        readme.append([line])
-    readme.append(
+        _append(readme, [line])
+    _append(
+        readme,
         [
             "工作表 sheet",
             "文件 file",
@@ -248,12 +293,13 @@ def write_workbook(
             "已审核 reviewed",
             "最高优先级 top priority",
             "doc_id",
-        ]
+        ],
     )
     for name, doc in zip(names, documents, strict=True):
         top = max((c.priority.value for c in doc.cells if c.previous is None), default=0.0)
-        readme.append(
-            [name, doc.file_name, doc.doc_number, len(doc.cells), doc.reviewed, round(top, 3), doc.doc_id]
+        _append(
+            readme,
+            [name, doc.file_name, doc.doc_number, len(doc.cells), doc.reviewed, round(top, 3), doc.doc_id],
         )
     readme.column_dimensions["A"].width = 28
     for letter in "BCDEFG":
@@ -265,17 +311,17 @@ def write_workbook(
     lists = book.create_sheet(LISTS_SHEET)
     choices = [*CELL_VERDICTS, *measure_ids]
     for value in choices:
-        lists.append([str(value)])
+        _append(lists, [str(value)])
     lists.sheet_state = "hidden"
 
     for name, doc in zip(names, documents, strict=True):
         sheet = book.create_sheet(name)
         caption = f"{doc.label}  {doc.doc_number}  {doc.title}  —  {doc.file_name}  (doc_id {doc.doc_id}, sha256 {doc.sha256[:16]}…)"
-        sheet.cell(CAPTION_ROW, 1, caption).font = Font(name=FONT_NAME, size=FONT_SIZE + 1, bold=True)
+        _put(sheet, CAPTION_ROW, 1, caption).font = Font(name=FONT_NAME, size=FONT_SIZE + 1, bold=True)
         for index, column in enumerate(COLUMNS, start=1):
-            sheet.cell(HEADER_ROW, index, f"{column.key}\n{column.label}")
+            _put(sheet, HEADER_ROW, index, f"{column.key}\n{column.label}")
         for rank, cell in enumerate(doc.cells, start=1):
-            sheet.append(_row(rank, cell))
+            _append(sheet, _row(rank, cell))
         validation = _verdict_validation(len(choices))
         sheet.add_data_validation(validation)
         _style_sheet(sheet, len(doc.cells), validation)
@@ -286,7 +332,7 @@ def write_workbook(
         "exported_at": f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}",
         **export,
     }.items():
-        meta.append([key, value])
+        _append(meta, [key, value])
     meta.sheet_state = "hidden"
     out.parent.mkdir(parents=True, exist_ok=True)
     book.save(out)
