@@ -769,6 +769,16 @@ def _fixtures() -> list[Fixture]:
             lambda: text_fixture("variant-traditional-s2t"),
             "traditional characters, mainland vocabulary (s2t)",
         ),
+        Fixture(
+            "short-lines-flush",
+            lambda: text_fixture("short-lines-flush"),
+            "mostly short lines (lists, headings without punctuation), flush left, a few wrapped paragraphs",
+        ),
+        Fixture(
+            "short-lines-indented",
+            lambda: text_fixture("short-lines-indented"),
+            "mostly short indented lines: most pages have no line at either margin",
+        ),
         Fixture("bad-encrypted", encrypted, "password-protected (RC4, user password)"),
         Fixture("bad-corrupt", corrupt, "a PDF header followed by garbage"),
         Fixture("bad-truncated", truncated, "the first 40% of clean-text.pdf"),

@@ -313,12 +313,15 @@ def _pages_text(reads: list[_PageRead], page_width: float) -> tuple[Page, ...]:
     cleaned = layout.without_furniture([read.lines for read in reads])
     size = layout.body_size(line for page_lines in cleaned for line in page_lines)
     own = [layout.margins(page_lines, size) for page_lines in cleaned]
-    typical = layout.typical_margins(
-        [m for m, read in zip(own, reads, strict=True) if read.method != METHOD_OCR], size, page_width
-    )
+    text_layer = [lines for lines, read in zip(cleaned, reads, strict=True) if read.method != METHOD_OCR]
+    scans = [lines for lines, read in zip(cleaned, reads, strict=True) if read.method == METHOD_OCR]
+    typical = layout.document_margins(text_layer, size, page_width) or layout.Margins(0.0, page_width, size)
+    scanned = layout.document_margins(scans, size, page_width)
     result = []
     for read, page_lines, page_margins in zip(reads, cleaned, own, strict=True):
-        edges = page_margins if (read.method == METHOD_OCR and page_margins) else typical
+        edges = typical
+        if read.method == METHOD_OCR and page_margins:  # a scan sits differently on each page
+            edges = layout.page_margins(page_margins, scanned) if scanned else page_margins
         text = "\n".join(layout.paragraphs(page_lines, edges))
         result.append(Page(number=read.number, text=visible(unified_ideographs(text)), method=read.method))
     return tuple(result)

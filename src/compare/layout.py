@@ -12,9 +12,15 @@ top-left of the page, so every text source goes through the same rules:
   with full-width rows (a title over both columns) kept in place;
 - page numbers ("— 3 —", "-3-", "第3页", "3/10") and lines repeated at the top or bottom
   edge of most pages (running headers and footers) are removed;
+- the body text's left and right margins reach as far as ``EDGE_RANK`` of the document's
+  body lines do, not only where most pages' lines stop: a document of mostly short lines
+  (lists, tables, headings without punctuation) finds its right margin from the few lines
+  of its wrapped paragraphs;
 - lines join into paragraphs without spaces: a line continues the paragraph above when
   that line runs to the right margin and this one is not indented (a wrapped title of
-  large type also joins); a numbered line after a finished sentence starts a paragraph.
+  large type also joins); a numbered line (``一、``, ``（一）``, ``1.``, ``（1）``, ``①``) always
+  starts a paragraph, and a line opening with ``第一条``, ``——``, ``一是`` or ``第一，``
+  does after a finished sentence.
 """
 
 from __future__ import annotations
@@ -66,6 +72,10 @@ RUNNING_LINE_SHARE = 0.5
 MIN_LINES_FOR_MARGINS = 6
 #: Lines shorter than this (in characters) say little about the margins.
 MIN_MARGIN_LINE_CHARS = 3
+#: The document's margins reach as far as this many of its body lines do: one or two lines
+#: set past the margin do not move them, and a few wrapped paragraphs among many short lines
+#: are enough to find them.
+EDGE_RANK = 3
 
 _LATIN = re.compile(r"[0-9A-Za-z\u00c0-\u024f]")
 _CJK_CHAR = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
@@ -78,6 +88,11 @@ _PAGE_NUMBER = re.compile(
 _DIGITS = re.compile(r"\d+")
 _LABEL = re.compile(r"^(抄送|印发|主送|附件|联系人)[：:]")
 _SENTENCE_END = "。；：！？;:!?"
+#: Openers of a list line or an article that may also run on inside a sentence: they start a
+#: paragraph after a finished sentence only (numbering markers start one always).
+_ITEM_OPENER = re.compile(
+    r"^(?:第[一二三四五六七八九十百零〇]+[条章节]|——|[一二三四五六七八九十]是|第[一二三四五六七八九十][，,、])"
+)
 
 
 @dataclass(frozen=True)
@@ -282,29 +297,62 @@ def body_size(all_lines: Iterable[Line]) -> float:
     return weights.most_common(1)[0][0] if weights else 0.0
 
 
-def margins(page_lines: Sequence[Line], size: float) -> Margins | None:
-    """The left and right edges of the body text of one page, or None when the page has too few lines."""
-    body = [
+def _body_lines(page_lines: Sequence[Line], size: float) -> list[Line]:
+    """The lines that show the margins: running text in the body size, not table rows or stray marks."""
+    return [
         line
         for line in page_lines
         if not line.standalone
         and len(line.text) >= MIN_MARGIN_LINE_CHARS
         and abs(line.size - size) <= SIZE_TOLERANCE_SHARE * size
     ]
+
+
+def margins(page_lines: Sequence[Line], size: float) -> Margins | None:
+    """The left and right edges of the body text of one page, or None when the page has too few lines."""
+    body = _body_lines(page_lines, size)
     if len(body) < MIN_LINES_FOR_MARGINS:
         return None
     return Margins(left=min(line.x0 for line in body), right=max(line.x1 for line in body), size=size)
 
 
-def typical_margins(per_page: Sequence[Margins | None], size: float, fallback_width: float) -> Margins:
-    """The document's margins: the median of its pages' margins."""
-    known = [m for m in per_page if m is not None]
-    if not known:
-        return Margins(left=0.0, right=fallback_width, size=size)
+def document_margins(pages_lines: Sequence[Sequence[Line]], size: float, page_width: float) -> Margins | None:
+    """The left and right edges of a document's body text, or None when no page has margins of its own.
+
+    The median of the pages' own margins, widened to where at least ``EDGE_RANK`` body
+    lines of the whole document reach: pages of short lines (a list, an annex of project
+    names) or of indented lines only would otherwise pull the edges in, and a document
+    whose lines are mostly short would take them for full lines. Lines reaching past
+    ``page_width`` (a wider page) are left out of the count.
+    """
+    per_page = [m for m in (margins(page_lines, size) for page_lines in pages_lines) if m is not None]
+    if not per_page:
+        return None
+    body = [
+        line for page_lines in pages_lines for line in _body_lines(page_lines, size) if line.x1 <= page_width
+    ]
+    left = statistics.median(m.left for m in per_page)
+    right = statistics.median(m.right for m in per_page)
+    if body:
+        rank = min(EDGE_RANK, len(body)) - 1
+        left = min(left, sorted(line.x0 for line in body)[rank])
+        right = max(right, sorted((line.x1 for line in body), reverse=True)[rank])
+    return Margins(left=left, right=right, size=size)
+
+
+def page_margins(own: Margins, document: Margins) -> Margins:
+    """A page's own margins, but the document's where the page's lines stop short of them.
+
+    For pages that are read one by one (a scan sits a little differently on each page): a
+    page of short lines has no line that runs to the right margin, a page of indented lines
+    none that starts at the left one, and its own edges would make its short lines full or
+    its indented lines flush.
+    """
+    slack = FULL_LINE_SLACK_CHARS * document.size
     return Margins(
-        left=statistics.median(m.left for m in known),
-        right=statistics.median(m.right for m in known),
-        size=size,
+        left=own.left if own.left <= document.left + slack else document.left,
+        right=own.right if own.right >= document.right - slack else document.right,
+        size=own.size,
     )
 
 
@@ -353,7 +401,7 @@ def _continues(above: Line, below: Line, above_edges: Margins, below_edges: Marg
     ``above_edges`` and ``below_edges`` are the margins of the columns the two lines sit in
     (the same unless the text flows from the foot of one column to the head of the next).
     """
-    if above.standalone or below.standalone:
+    if above.standalone or below.standalone or marker_of(below.text):
         return False
     size = max(above.size, below.size)
     if abs(above.size - below.size) > SIZE_TOLERANCE_SHARE * size:
@@ -368,7 +416,7 @@ def _continues(above: Line, below: Line, above_edges: Margins, below_edges: Marg
         below.x0 - (above.x0 + label.end() * above.size)
     ) < above.size:
         return True  # hanging indent under 抄送： and the like
-    if above.text[-1:] in _SENTENCE_END and marker_of(below.text):
+    if above.text[-1:] in _SENTENCE_END and _ITEM_OPENER.match(below.text):
         return False
     if below.x0 > below_edges.left + INDENT_MIN_CHARS * below_edges.size:
         return False

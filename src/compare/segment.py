@@ -64,6 +64,10 @@ MAX_PLAN_TITLE_CHARS = 80
 HEADING_SEPARATOR = " > "
 #: A document most of whose paragraphs (this share) start indented sets paragraphs by indentation.
 INDENTED_STYLE_SHARE = 0.5
+#: A paragraph shorter than this is one line that stops short of the right margin (a full
+#: line of a plan holds 26-28 characters at 16 pt on A4, one under 20 needs type over 22 pt),
+#: so the next page cannot continue it: a list line or a heading without punctuation.
+MIN_WRAPPED_CHARS = 20
 #: How extraction separates the cells of a table row (a row never continues a paragraph).
 TABLE_CELL_SEPARATOR = " | "
 #: Suffix of an unnumbered paragraph's path and of a split part's path.
@@ -160,7 +164,8 @@ def _runs_on(above: _Paragraph, below: _Paragraph, indented_style: bool) -> bool
 
     In a document whose paragraphs start indented, a page that starts flush left
     continues the page before; otherwise a page continues the page before when that page
-    stops in mid-sentence.
+    stops in mid-sentence. A paragraph of one short line (``MIN_WRAPPED_CHARS``) is never
+    continued.
     """
     if below.text[0] in _CONTINUATION_START:
         return True
@@ -168,6 +173,7 @@ def _runs_on(above: _Paragraph, below: _Paragraph, indented_style: bool) -> bool
         return True  # the closing （…负责） of the item above
     if (
         marker_of(below.text) is not None
+        or len(above.text) < MIN_WRAPPED_CHARS
         or _is_boilerplate(below.simple)
         or _is_boilerplate(above.simple)
         or _is_title(below.simple)
