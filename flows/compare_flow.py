@@ -25,6 +25,7 @@ which is not retried for it.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -144,10 +145,29 @@ def parse_all(paths: list[Path], results: str, refresh: bool = False) -> list[Pa
     return [parsed(path, f.result(raise_on_failure=False)) for path, f in zip(paths, futures, strict=True)]
 
 
+_ESCAPED_BYTE = re.compile("%([0-9A-F]{2})")
+#: The lone surrogates by which Python stands for the bytes 0x80-0xFF of a non-UTF-8 file name.
+_SURROGATE_BYTE = re.compile("[\udc80-\udcff]")
+
+
+def portable(path: Path) -> str:
+    """A path as a flow parameter can carry it (Prefect sends parameters to its API as UTF-8
+    JSON): ``%`` and each byte of a name that is not UTF-8 as ``%XX``; ``local`` reverses it."""
+    text = str(path).replace("%", "%25")
+    return _SURROGATE_BYTE.sub(lambda m: f"%{ord(m.group()) - 0xDC00:02X}", text)
+
+
+def local(text: str) -> Path:
+    """The path that ``portable`` gave ``text`` for."""
+    return Path(
+        _ESCAPED_BYTE.sub(lambda m: "%" if m.group(1) == "25" else chr(0xDC00 + int(m.group(1), 16)), text)
+    )
+
+
 @flow(name="extract-documents")
-def extract_documents(paths: list[Path], results: str, refresh: bool = False) -> list[ParsedDocument]:
-    """``parse_all`` as a subflow, to give it a process pool."""
-    return parse_all(paths, results, refresh)
+def extract_documents(files: list[str], results: str, refresh: bool = False) -> list[ParsedDocument]:
+    """``parse_all`` as a subflow, to give it a process pool; ``files`` as ``portable`` gives them."""
+    return parse_all([local(f) for f in files], results, refresh)
 
 
 def use_processes(workers: int, n_files: int) -> bool:
@@ -236,7 +256,7 @@ def compare_run(
     paths, results = list(run_plan.to_process), str(settings.cache_dir / RESULTS_FOLDER)
     if use_processes(workers, len(paths)):
         pool: Any = ProcessPoolTaskRunner(max_workers=min(workers, len(paths)))
-        docs = extract_documents.with_options(task_runner=pool)(paths, results, force)
+        docs = extract_documents.with_options(task_runner=pool)([portable(p) for p in paths], results, force)
     elif paths:
         docs = parse_all(paths, results, force)
     timings["extract"] = time.perf_counter() - tick
