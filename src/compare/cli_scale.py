@@ -98,6 +98,9 @@ def run(
         int | None, typer.Option(help=f"Matches kept per clause {setting_help('top_k')}.")
     ] = None,
     force: Annotated[bool, typer.Option(help="Reprocess and restage every file.")] = False,
+    allow_empty_corpus: Annotated[
+        bool, typer.Option(help="Let a corpus folder with no PDF mark every document withdrawn.")
+    ] = False,
 ) -> None:
     """Stage new or changed PDFs in batches on a Dask cluster, then load them into the warehouse.
 
@@ -124,6 +127,7 @@ def run(
             batch_size=batch_size,
             in_flight=in_flight,
             force=force,
+            allow_empty_corpus=allow_empty_corpus,
         )
         with read_only(summary.warehouse) as con:
             documents = con.execute(DOCUMENT_STATUS_SQL).fetchall()
