@@ -296,7 +296,7 @@ def measure_vectors(scorer) -> np.ndarray:
 
 
 @pytest.mark.model
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=_TEXT)
 def test_any_text_segments_embeds_and_scores(scorer, measure_vectors: np.ndarray, text: str) -> None:
     from compare.embed import text_key
