@@ -231,11 +231,14 @@ def compare_run(
     force: bool = False,
     workers: int = DEFAULT_WORKERS,
     allow_empty_corpus: bool = False,
+    accept: list[str] | None = None,
 ) -> RunSummary:
     """Match every new or changed PDF in ``corpus`` to the national measures and publish the warehouse.
 
     ``allow_empty_corpus``: let a corpus folder with no PDF mark every document withdrawn
     (without it, such a run is refused: an unmounted share looks like an empty folder).
+    ``accept``: files to keep in the coverage views whatever their relevance verdict (added to
+    the ``accept`` setting; kept for later runs).
     """
     settings = Settings.from_env(
         corpus=corpus,
@@ -245,6 +248,8 @@ def compare_run(
         catalogue=catalogue,
         calibration=calibration,
     )
+    if accept:
+        settings = settings.with_overrides(accept=[*settings.accept, *accept])
     started = time.time()
     timings: dict[str, float] = {}
     tick = time.perf_counter()

@@ -26,9 +26,14 @@ EXPECTED: dict[str, tuple[DocStatus, str]] = {
     "bad-image-only": (DocStatus.NO_TEXT, "OCR found no Chinese text"),
     "bad-huge": (DocStatus.TOO_LARGE, f"limit of {MAX_PAGES}"),
     "bad-english": (DocStatus.NOT_CHINESE, "not Chinese"),
-    "bad-menu": (DocStatus.NOT_A_PLAN, "not a plan"),
     "bad-news": (DocStatus.NOT_A_PLAN, "not a plan"),
 }
+
+
+def test_a_numbered_document_that_is_no_plan_is_kept_for_its_relevance_verdict():
+    # a menu has numbered lines: it is parsed, scored, and judged off topic (compare.relevance)
+    doc = parse_document(PDFS / "bad-menu.pdf")
+    assert doc.ok and doc.clauses
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -64,7 +64,15 @@ CREATE TABLE IF NOT EXISTS documents (
     message VARCHAR,                         -- the problem in words, naming the file (empty when ok)
     run_id VARCHAR,                          -- run that processed this document (or withdrew it)
     processed_at TIMESTAMP,                  -- when it was processed (UTC)
-    scoring_key VARCHAR                      -- runs.scoring_key under which it was scored
+    scoring_key VARCHAR,                     -- runs.scoring_key under which it was scored
+    relevance VARCHAR,                       -- what the document is: plan (an Internet Plus implementation plan), related (another digital policy carrying a few measures: matched, kept apart) or off_topic (left out of the coverage views unless accepted); NULL when not scored
+    relevance_reasons VARCHAR                -- the signals behind the relevance verdict, in words
+);
+
+CREATE TABLE IF NOT EXISTS accepted_documents (
+    file_name VARCHAR,                       -- a file a user accepted into the coverage views whatever its relevance verdict (compare run --accept FILE); it stays accepted across runs and new contents
+    accepted_at TIMESTAMP,                   -- when it was first accepted (UTC)
+    run_id VARCHAR                           -- the run that accepted it
 );
 
 CREATE TABLE IF NOT EXISTS pages (

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from compare.errors import SettingsError
 from compare.match import LEXICAL, Fusion, Thresholds
+from compare.relevance import RelevanceCutoffs, cutoffs_from
 
 #: Uncalibrated defaults, in units of the fused score (a weighted mean of per-clause z-scores):
 #: a measure must stand about three standard deviations above a clause's other measures.
@@ -33,6 +34,7 @@ class Calibration:
     thresholds: Thresholds
     source: str
     metrics: dict[str, Any]
+    relevance: RelevanceCutoffs = field(default_factory=RelevanceCutoffs)
 
     @property
     def fusion(self) -> Fusion:
@@ -45,6 +47,7 @@ class Calibration:
             "thresholds": asdict(self.thresholds),
             "source": self.source,
             "metrics": self.metrics,
+            "relevance": self.relevance.as_record(),
         }
 
 
@@ -87,6 +90,7 @@ def load_calibration(path: Path, models: tuple[str, ...], channels: Sequence[str
         thresholds=thresholds,
         source=f"{path} ({payload.get('fitted_on', 'unknown data')})",
         metrics=dict(payload.get("metrics", {})),
+        relevance=cutoffs_from(payload.get("relevance")),
     )
 
 

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from compare.errors import CatalogueError, CompareError, CorpusError, ModelError, SettingsError
+from compare.errors import CatalogueError, CompareError, CorpusError, Interrupted, ModelError, SettingsError
 from compare.settings import DEFAULT_CATALOGUE, Settings, library_env, setting_help
 
 SEED_DEFAULT = Path("../shared/seeds/001_9829cb079ef84c7a.txt")
@@ -83,8 +83,19 @@ def run(
             "(without it such a run is refused: an unmounted share looks like an empty folder)."
         ),
     ] = False,
+    accept: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A file (as named in the corpus) to keep in the coverage views although its verdict "
+            "is off_topic; repeat it for several; kept for later runs [setting: $COMPARE_ACCEPT]."
+        ),
+    ] = None,
 ) -> None:
     """Match every new or changed PDF to the national measures and publish the warehouse.
+
+    Each document gets a relevance verdict (documents.relevance, with its reasons): plan,
+    related (another digital policy: matched, kept apart from the plans in summaries) or
+    off_topic (kept with its clauses, left out of the coverage views unless --accept names it).
 
     Unchanged files are skipped (nothing is extracted or embedded again); a removed file's
     document is marked withdrawn. The run publishes completely or not at all. A bad file, or a
@@ -99,6 +110,7 @@ def run(
       2  refused, nothing done: a bad flag or setting, catalogue or model, a missing corpus
          folder, or one with no PDF while the warehouse has documents (see --allow-empty-corpus)
       3  the run stopped on an error: nothing published, the warehouse is as it was
+      130, 143  stopped by Ctrl-C (SIGINT) or SIGTERM: nothing published, no process left
 
     Example: compare run --corpus corpora/provincial --warehouse warehouse/compare.duckdb
     """
@@ -112,15 +124,23 @@ def run(
             ensure_e5_model(settings.cache_dir)
         from flows.compare_flow import compare_run
 
-        summary = compare_run(
-            corpus=str(settings.corpus),
-            warehouse_path=str(settings.warehouse),
-            models=list(settings.models),
-            top_k=settings.top_k,
-            force=force,
-            workers=workers,
-            allow_empty_corpus=allow_empty_corpus,
-        )
+        from compare.lifecycle import guarded_run
+
+        # Ctrl-C and SIGTERM stop the run cleanly (compare.errors.Interrupted), and the temporary
+        # Prefect server dies with this process, even one killed with kill -9
+        with guarded_run(
+            settings.warehouse, settings.cache_dir, notify=lambda m: console.print(f"note: {m}")
+        ):
+            summary = compare_run(
+                corpus=str(settings.corpus),
+                warehouse_path=str(settings.warehouse),
+                models=list(settings.models),
+                top_k=settings.top_k,
+                force=force,
+                workers=workers,
+                allow_empty_corpus=allow_empty_corpus,
+                accept=list(accept or []),
+            )
     except REFUSALS as exc:
         _fail(exc)
         return
@@ -133,7 +153,17 @@ def run(
         raise typer.Exit(EXIT_NOT_PUBLISHED) from exc
     from compare.cli_warehouse import frame_table
 
-    columns = ["file_name", "province", "doc_number", "status", "covered", "partial", "absent", "covered_pct"]
+    columns = [
+        "file_name",
+        "province",
+        "doc_number",
+        "status",
+        "relevance",
+        "covered",
+        "partial",
+        "absent",
+        "covered_pct",
+    ]
     try:
         table = coverage_summary(summary.warehouse)[columns]
         console.print(
@@ -159,9 +189,11 @@ def run(
 @app.command()
 def evaluate(
     gold: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
-            help="Folder of <pdf stem>.labels.tsv files (PDFs beside them or in --corpus) [default: the corpus setting]."
+            help="Folder of <pdf stem>.labels.tsv files (PDFs beside them or in --corpus); repeat it for "
+            "several folders, e.g. plans and negatives (verdicts from relevance.tsv beside or above them) "
+            "[default: the corpus setting]."
         ),
     ] = None,
     corpus: Annotated[
@@ -192,7 +224,11 @@ def evaluate(
     documents only. With --calibrate, the calibration fitted on all of them is written to the
     settings' calibration file, and runs use it from then on.
 
-    Example: compare evaluate --gold corpora/provincial --calibrate
+    Plans give the cell and clause figures; negatives (documents labelled related or off_topic
+    in relevance.tsv) give the relevance gate's precision and recall and the false claims that
+    reach the coverage matrix. Calibration fits on all of them, so false claims on negatives cost.
+
+    Example: compare evaluate --gold corpora/provincial --gold corpora/annexes --gold corpora/negatives --calibrate
     """
     library_env()
     import datetime as dt
@@ -204,7 +240,7 @@ def evaluate(
 
     try:
         settings = Settings.from_env(warehouse=warehouse, models=models)
-        gold = gold or settings.corpus
+        gold = gold or [settings.corpus]
         catalogue = load_run_catalogue(settings)  # with the Chinese national text when it is there
         scorer = Scorer.from_settings(settings, catalogue)
         from compare.review_labels import review_extender
@@ -232,21 +268,27 @@ def evaluate(
     record = {
         "evaluation_id": evaluation_id,
         "evaluated_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
-        "gold": str(gold),
+        "gold": ", ".join(str(g) for g in gold),
         "documents": ",".join(outcome.documents),
         "models": ",".join(settings.models),
         "protocol": "leave-one-document-out" + (", label files and expert reviews" if with_reviews else ""),
         **outcome.metrics.as_dict(),
         "calibration": outcome.calibration.as_record(),
     }
-    with wh.snapshot(settings.warehouse) as con:
-        wh.write_evaluation(con, record, outcome.metrics.per_measure)
+    try:  # a warehouse another process holds open read-write is waited for, then named
+        with wh.snapshot(settings.warehouse, wait=wh.LOCK_WAIT_S) as con:
+            wh.write_evaluation(con, record, outcome.metrics.per_measure)
+    except CompareError as exc:
+        _fail(exc)
+        return
     m = outcome.metrics
     console.print(
         f"items {m.items} (located {m.located}); clause top-1 {m.top1:.3f}, top-3 {m.top3:.3f}, "
         f"none precision {m.none_precision:.3f}, none recall {m.none_recall:.3f}; "
         f"cells precision {m.cell_precision:.3f}, recall {m.cell_recall:.3f}, F1 {m.cell_f1:.3f}"
     )
+    if m.relevance:
+        console.print("relevance: " + ", ".join(f"{k} {v:.3f}" for k, v in m.relevance.items()))
     console.print(f"figures: {out}  warehouse: {settings.warehouse} (evaluation {evaluation_id})")
     if calibrate:
         path = write_calibration(
@@ -309,6 +351,9 @@ def main() -> None:
     except CompareError as exc:
         console.print(f"[red]error:[/red] {exc}")
         sys.exit(2)
+    except Interrupted as stopped:  # Ctrl-C or SIGTERM during a run: one line, 130 or 143
+        print(stopped, file=sys.stderr, flush=True)
+        sys.exit(stopped.exit_code)
 
 
 if __name__ == "__main__":

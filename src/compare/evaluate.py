@@ -30,10 +30,12 @@ from compare.catalogue import Catalogue
 from compare.errors import LabelError
 from compare.exemplars import ExemplarBank, exemplar_channels
 from compare.labels import LabelledItem, label_files, pdf_for, read_labels
-from compare.match import MATCHABLE_KINDS, Thresholds
+from compare.match import MATCHABLE_KINDS, Thresholds, coverage
 from compare.normalize import for_matching
 from compare.pipeline import Scorer, parse_document
-from compare.records import Clause, ParsedDocument
+from compare.records import Clause, CoverageCell, CoverageStatus, ParsedDocument
+from compare.relevance import Relevance, Signals, fit_relevance, gate_figures, signals, verdict
+from compare.segment import full_text
 
 #: How alike (difflib ratio on normalized text) a clause must be to a labelled item to stand for it.
 MIN_LOCATE_RATIO = 0.8
@@ -88,6 +90,10 @@ class LabelledDocument:
     negative_cells: frozenset[str] = frozenset()
     #: The cells that count; None when the labels cover the whole document (a label file).
     judged_cells: frozenset[str] | None = None
+    #: What the document is (corpora/relevance.tsv; ``plan`` when not listed).
+    relevance: Relevance = Relevance.PLAN
+    #: Documents held out with it: itself and the plan it was made from (an annex variant).
+    group: str = ""
 
     def in_fold(self, excluded: frozenset[str]) -> LabelledDocument:
         """This document as seen in a fold: exemplars from ``excluded`` documents (and its own) do not count."""
@@ -152,14 +158,20 @@ def _non_negative_coefficients(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
     Every channel is built so that higher means closer; a negative weight only trades one
     correlated channel against another on the calibration documents, and does not carry over.
+    Channels live on different scales (z-scores, raw cosines in a narrow band): each is fitted
+    divided by its spread, so the regularization treats them alike, and its coefficient is
+    returned for the channel as it is.
     """
+    spread = x.std(axis=0)
+    spread = np.where(spread > 0, spread, 1.0)
+    scaled = x / spread
     active = list(range(x.shape[1]))
     coefficients = np.zeros(x.shape[1])
     while active:
-        model = LogisticRegression(class_weight="balanced", max_iter=1000).fit(x[:, active], y)
+        model = LogisticRegression(class_weight="balanced", max_iter=1000).fit(scaled[:, active], y)
         fitted = model.coef_[0]
         if (fitted >= 0).all():
-            coefficients[active] = fitted
+            coefficients[active] = fitted / spread[active]
             return coefficients
         del active[int(np.argmin(fitted))]
     raise LabelError("no channel separates the labelled matches from the rest; cannot calibrate")
@@ -249,9 +261,11 @@ class Metrics:
     cell_f1: float = 0.0
     cells: int = 0
     per_measure: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: The relevance gate and claims on negatives (``relevance_figures``).
+    relevance: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, float]:
-        return {k: v for k, v in self.__dict__.items() if k != "per_measure"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("per_measure", "relevance")}
 
 
 def judge(
@@ -322,6 +336,80 @@ def judge(
     return metrics
 
 
+#: Evidence with fewer CJK characters than this says nothing on its own (a number, a code, a cell).
+MIN_EVIDENCE_CJK = 10
+_CJK = re.compile(r"[\u3400-\u9fff]")
+#: A clause whose path or heading starts so lies in an annex (附件) after the plan's body.
+ANNEX_MARK = "附件"
+
+
+def in_annex(clause: Clause) -> bool:
+    return clause.path.startswith(ANNEX_MARK) or clause.heading.lstrip().startswith(ANNEX_MARK)
+
+
+@dataclass(frozen=True)
+class DocumentOutcome:
+    """What a run would publish for a labelled document under a calibration."""
+
+    cells: list[CoverageCell]
+    signals: Signals
+    verdict: Relevance
+
+
+def document_outcome(
+    doc: LabelledDocument, calibration: Calibration, measure_ids: Sequence[str]
+) -> DocumentOutcome:
+    fused = _fused(doc, calibration.weights).astype(np.float32)
+    clauses = doc.doc.clauses
+    cells = coverage([doc.doc.doc_id], clauses, fused, measure_ids, calibration.thresholds)
+    best = fused.max(axis=1) if fused.size else np.zeros(len(clauses), dtype=np.float32)
+    found = signals(
+        doc.doc.meta.title, full_text(doc.doc.pages), clauses, cells, best, calibration.thresholds.clause
+    )
+    return DocumentOutcome(cells, found, verdict(found, calibration.relevance).relevance)
+
+
+def relevance_figures(
+    docs: Sequence[LabelledDocument], calibrations: Sequence[Calibration], measure_ids: Sequence[str]
+) -> dict[str, float]:
+    """The gate's figures, and what reaches the coverage matrix from documents that are not plans:
+    false covered cells per negative document (an off_topic verdict publishes none), covered cells
+    evidenced only in an annex that carries no measure, and covered cells with fragment evidence."""
+    truth, guess = [], []
+    false_on_negatives = negatives = annex_only = fragments = 0
+    for doc, calibration in zip(docs, calibrations, strict=True):
+        outcome = document_outcome(doc, calibration, measure_ids)
+        truth.append(doc.relevance)
+        guess.append(outcome.verdict)
+        published = outcome.verdict != Relevance.OFF_TOPIC
+        covered = [c for c in outcome.cells if c.status == CoverageStatus.COVERED] if published else []
+        by_id = {c.clause_id: c for c in doc.doc.clauses}
+        gold = doc.gold_cells
+        annex_rows_with_measure = {
+            row for i, item in enumerate(doc.items) if not item.is_none for row in doc.located.get(i, [])
+        }
+        annex_carries = any(in_annex(doc.doc.clauses[row]) for row in annex_rows_with_measure)
+        for cell in covered:
+            evidence = by_id.get(cell.evidence_clause_id or "")
+            if evidence is None:
+                continue
+            fragments += len(_CJK.findall(evidence.text)) < MIN_EVIDENCE_CJK
+            annex_only += in_annex(evidence) and not annex_carries
+        if doc.relevance != Relevance.PLAN:
+            negatives += 1
+            false_on_negatives += sum(c.measure_id not in gold for c in covered)
+    figures = gate_figures(truth, guess)
+    figures.update(
+        {
+            "negatives": float(negatives),
+            "false_covered_per_negative": false_on_negatives / negatives if negatives else 0.0,
+            "annex_only_covered": float(annex_only),
+            "fragment_evidence": float(fragments),
+        }
+    )
+    return figures
+
+
 def calibrate(
     docs: Sequence[LabelledDocument],
     channel_names: Sequence[str],
@@ -332,7 +420,9 @@ def calibrate(
     """Weights and thresholds fitted on these documents."""
     weights = fit_weights(docs, channel_names)
     thresholds = fit_thresholds(docs, weights, measure_ids)
-    return Calibration(models=models, weights=weights, thresholds=thresholds, source=source, metrics={})
+    fitted = Calibration(models=models, weights=weights, thresholds=thresholds, source=source, metrics={})
+    labelled = [(document_outcome(d, fitted, measure_ids).signals, d.relevance) for d in docs]
+    return replace(fitted, relevance=fit_relevance(labelled))
 
 
 def leave_one_out(
@@ -341,13 +431,18 @@ def leave_one_out(
     models: tuple[str, ...],
     measure_ids: Sequence[str],
 ) -> tuple[Metrics, list[Calibration]]:
-    """Each document judged by a calibration fitted on all the others."""
+    """Each document judged by a calibration fitted on all the others (less its group: an annex
+    variant of a plan is held out with the plan). Plans give the cell and clause figures; every
+    document gives the relevance gate's, and negatives their false claims."""
     if len(docs) < 2:
         raise LabelError("leave-one-document-out evaluation needs at least 2 labelled documents")
     calibrations = []
     for held_out in docs:
-        excluded = frozenset({held_out.doc.doc_id})
-        training = [d.in_fold(excluded) for d in docs if d is not held_out]
+        group = held_out.group or held_out.doc.doc_id
+        excluded = frozenset(d.doc.doc_id for d in docs if (d.group or d.doc.doc_id) == group)
+        training = [d.in_fold(excluded) for d in docs if d.doc.doc_id not in excluded]
+        if not training:
+            raise LabelError("every labelled document is in one group; cannot hold any out")
         calibrations.append(
             calibrate(
                 training,
@@ -357,8 +452,11 @@ def leave_one_out(
                 source=f"fitted without {held_out.doc.file_name}",
             )
         )
-    judged = [d.in_fold(frozenset()) for d in docs]
-    return judge(judged, calibrations, measure_ids), calibrations
+    judged = [d.in_fold(frozenset({d.group})) for d in docs]
+    plans = [(d, c) for d, c in zip(judged, calibrations, strict=True) if d.relevance == Relevance.PLAN]
+    metrics = judge([d for d, _ in plans], [c for _, c in plans], measure_ids)
+    metrics.relevance = relevance_figures(judged, calibrations, measure_ids)
+    return metrics, calibrations
 
 
 def evaluation_markdown(
@@ -381,6 +479,10 @@ def evaluation_markdown(
         f"| cell | recall | {metrics.cell_recall:.3f} |",
         f"| cell | F1 | {metrics.cell_f1:.3f} |",
         f"| cell | cells judged | {metrics.cells} |",
+        *[
+            f"| relevance | {name.replace('_', ' ')} | {value:.3f} |"
+            for name, value in metrics.relevance.items()
+        ],
         "",
         "| measure | title | support | precision | recall | F1 |",
         "|---|---|---|---|---|---|",
@@ -405,13 +507,46 @@ class Outcome:
     unlocated: tuple[str, ...]
 
 
+#: The relevance labels: a TSV with columns ``document`` (path under ``corpora/``, or file name)
+#: and ``verdict`` (plan, related, off_topic), looked for in each gold folder and its parent.
+RELEVANCE_FILE = "relevance.tsv"
+
+
+def relevance_labels(golds: Sequence[Path]) -> dict[str, Relevance]:
+    """File name -> labelled relevance, from the ``relevance.tsv`` beside or above the gold folders."""
+    found: dict[str, Relevance] = {}
+    for folder in golds:
+        for path in (folder / RELEVANCE_FILE, folder.parent / RELEVANCE_FILE):
+            if not path.is_file():
+                continue
+            rows = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines()[1:] if line]
+            for number, row in enumerate(rows, start=2):
+                try:
+                    found[Path(row[0]).name] = Relevance(row[1].strip())
+                except (IndexError, ValueError) as exc:
+                    raise LabelError(
+                        f"{path}:{number}: expected `document<TAB>plan|related|off_topic`"
+                    ) from exc
+    return found
+
+
+def _group(stem: str, plan_stems: Sequence[str]) -> str:
+    """An annex variant's group is the plan it was made from (the longest plan stem it starts with)."""
+    sources = [p for p in plan_stems if stem != p and stem.startswith(p + "-")]
+    return max(sources, key=len) if sources else stem
+
+
 def labelled_documents(
-    gold: Path, corpus: Path | None, scorer: Scorer, catalogue: Catalogue
+    gold: Path | Sequence[Path], corpus: Path | None, scorer: Scorer, catalogue: Catalogue
 ) -> tuple[list[LabelledDocument], list[str]]:
-    """Parse, locate and score every labelled document in the gold folder."""
+    """Parse, locate and score every labelled document in the gold folder(s)."""
+    golds = [gold] if isinstance(gold, Path) else list(gold)
+    verdicts = relevance_labels(golds)
+    files = [labels for folder in golds for labels in label_files(folder)]
+    stems = [f.name.removesuffix(".labels.tsv") for f in files]
     docs: list[LabelledDocument] = []
     unlocated: list[str] = []
-    for labels in label_files(gold):
+    for labels, stem in zip(files, stems, strict=True):
         items = read_labels(labels, catalogue)
         pdf = pdf_for(labels, corpus)
         parsed = parse_document(pdf)
@@ -421,12 +556,27 @@ def labelled_documents(
         unlocated += [f"{labels.name} row {items[i].row}" for i, rows in located.items() if not rows]
         channels = scorer.measure_channels(parsed.clauses)
         cosines = scorer.exemplar_cosines(parsed.clauses)
-        docs.append(LabelledDocument(parsed, items, located, channels, catalogue.ids, cosines, scorer.bank))
+        docs.append(
+            LabelledDocument(
+                parsed,
+                items,
+                located,
+                channels,
+                catalogue.ids,
+                cosines,
+                scorer.bank,
+                relevance=verdicts.get(pdf.name, Relevance.PLAN),
+                group=_group(stem, stems),
+            )
+        )
+    # an annex variant's group is its plan's doc_id, so that both are held out together
+    ids = {stem: d.doc.doc_id for stem, d in zip(stems, docs, strict=True)}
+    docs = [replace(d, group=ids.get(d.group, d.doc.doc_id)) for d in docs]
     return docs, unlocated
 
 
 def evaluate(
-    gold: Path,
+    gold: Path | Sequence[Path],
     corpus: Path | None,
     scorer: Scorer,
     catalogue: Catalogue,
@@ -444,7 +594,7 @@ def evaluate(
     metrics, _ = leave_one_out(docs, channel_names, models, catalogue.ids)
     names = tuple(d.doc.file_name for d in docs)
     final = calibrate(
-        [d.in_fold(frozenset()) for d in docs],
+        [d.in_fold(frozenset({d.group})) for d in docs],
         channel_names,
         models,
         catalogue.ids,

@@ -18,7 +18,7 @@ import numpy as np
 from compare.catalogue import Catalogue
 from compare.extract import sha256_of
 from compare.labels import label_files, pdf_for, read_labels
-from compare.match import row_z
+from compare.match import ABSOLUTE_SUFFIX, row_z
 from compare.normalize import for_matching
 
 #: Document id length (hex characters of the file's sha256), as in the documents table.
@@ -105,10 +105,13 @@ def exemplar_channels(
     clause_doc_ids: Sequence[str],
     excluded: frozenset[str] = frozenset(),
 ) -> dict[str, np.ndarray]:
-    """One z-normalized exemplar channel per model, from clause x exemplar cosines."""
+    """Two exemplar channels per model, from clause x exemplar cosines: the best cosine with each
+    measure's exemplars z-normalized per clause (``<model>:ex``), and as it is (``<model>:ex:abs``)."""
     if len(bank) == 0:
         return {}
-    return {
-        spec + EXEMPLAR_SUFFIX: row_z(exemplar_scores(matrix, bank, clause_doc_ids, excluded))
-        for spec, matrix in cosines.items()
-    }
+    result = {}
+    for spec, matrix in cosines.items():
+        scores = exemplar_scores(matrix, bank, clause_doc_ids, excluded)
+        result[spec + EXEMPLAR_SUFFIX] = row_z(scores)
+        result[spec + EXEMPLAR_SUFFIX + ABSOLUTE_SUFFIX] = np.asarray(scores, dtype=np.float32)
+    return result

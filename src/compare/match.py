@@ -5,7 +5,10 @@ Channels:
   across the 65 measures (raw cosines of different models live on different scales, and e5's
   sit in a narrow band, so no raw-cosine threshold is ever used);
 - a lexical channel: character n-gram TF-IDF cosine against the Chinese national text where
-  the catalogue has it (verbatim reuse).
+  the catalogue has it (verbatim reuse);
+- absolute channels (``<model>:abs``, and ``<model>:ex:abs`` for exemplars): the raw cosines,
+  so that how close a clause comes to a measure counts as well as how far that measure stands
+  out among the clause's others.
 The fused score is a weighted sum of the channels; thresholds on it come from calibration.
 """
 
@@ -24,6 +27,11 @@ from compare.records import Clause, ClauseDecision, ClauseKind, CoverageCell, Co
 
 LEXICAL = "lexical"
 LEXICAL_NGRAMS = (2, 3)
+#: Suffix of a channel that keeps absolute similarity (the raw cosine, not a per-clause z-score):
+#: a clause that resembles no measure well keeps a low score there even where one measure stands
+#: out among its others (a fragment such as "AA通用" does). Its weight and the thresholds are fitted
+#: with the other channels, so no raw-cosine threshold is ever fixed by hand.
+ABSOLUTE_SUFFIX = ":abs"
 #: Clause kinds that can implement a national measure.
 MATCHABLE_KINDS = frozenset({ClauseKind.MEASURE})
 _EPS = 1e-6

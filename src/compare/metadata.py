@@ -159,30 +159,8 @@ _SUBTITLE = re.compile(r"^[（(]\d{4}\s*[—\-–－~至到]+\s*\d{4}年?[）)]$
 _CITY = re.compile(r"^(?:(?P<province>[\u4e00-\u9fff]{2,3})省)?(?P<city>[\u4e00-\u9fff]{2,4}?)市")
 _COUNTY = re.compile(r"[\u4e00-\u9fff]{1,6}(县|区)人民政府")
 
-#: A plan has at least this many numbered items ...
+#: A document with fewer numbered items than this has nothing to match.
 MIN_NUMBERED_ITEMS = 3
-#: ... at least this many of its structure words ...
-MIN_PLAN_TERMS = 2
-#: ... and names the Internet (互联网, after conversion to simplified) at least this often.
-MIN_TOPIC_MENTIONS = 2
-PLAN_TERMS: tuple[str, ...] = (
-    "行动计划",
-    "实施方案",
-    "实施意见",
-    "行动方案",
-    "指导思想",
-    "基本原则",
-    "发展目标",
-    "主要目标",
-    "重点任务",
-    "主要任务",
-    "重点行动",
-    "保障措施",
-    "组织实施",
-    "工作措施",
-    "总体要求",
-)
-TOPIC_TERMS: tuple[str, ...] = ("互联网", "信息化", "大数据", "电子商务")
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -343,18 +321,12 @@ def metadata(text: str, pages: Sequence[Page] = ()) -> DocumentMeta:
 
 
 def not_a_plan_reason(text: str, clauses: Sequence[Clause]) -> str | None:
-    """Why a Chinese document is not an Internet Plus plan, or None when it is one."""
+    """Why a Chinese document cannot be matched at all (it has no numbered items), or None.
+
+    Whether a document with items is an Internet Plus plan, a related policy or off topic is
+    decided after scoring, from what it says and what it matches (``compare.relevance``).
+    """
     numbered = sum(1 for c in clauses if c.kind != ClauseKind.BOILERPLATE and c.path and "+" not in c.path)
-    simple = simplified(text)
-    terms = [term for term in PLAN_TERMS if term in simple]
-    topic = sum(simple.count(term) for term in TOPIC_TERMS)
     if numbered < MIN_NUMBERED_ITEMS:
         return f"not a plan: only {numbered} numbered item(s) (一、/（一）/1.), a plan has at least {MIN_NUMBERED_ITEMS}"
-    if len(terms) < MIN_PLAN_TERMS:
-        return (
-            f"not a plan: {len(terms)} of the words plans are built on (指导思想, 重点任务, 保障措施 …), "
-            f"a plan uses at least {MIN_PLAN_TERMS}"
-        )
-    if topic < MIN_TOPIC_MENTIONS:
-        return "not an Internet Plus plan: the text hardly mentions 互联网, 信息化, 大数据 or 电子商务"
     return None

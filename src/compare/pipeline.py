@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import time
 import traceback
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from compare import provenance, warehouse
+from compare import provenance, relevance, warehouse
 from compare.calibration import Calibration, load_calibration
 from compare.catalogue import Catalogue, load_catalogue
 from compare.embed import EmbeddingCache, EmbeddingStats, embeddings
@@ -35,6 +35,7 @@ from compare.exemplars import EXEMPLAR_SUFFIX, ExemplarBank, exemplar_bank, exem
 from compare.extract import pages as extract_pages
 from compare.extract import sha256_of
 from compare.match import (
+    ABSOLUTE_SUFFIX,
     LEXICAL,
     clause_query,
     coverage,
@@ -49,6 +50,7 @@ from compare.metadata import metadata, not_a_plan_reason
 from compare.national_zh import chinese_texts, national_pdfs, with_chinese
 from compare.normalize import cjk_share
 from compare.records import Clause, ClauseDecision, CoverageCell, DocStatus, Match, ParsedDocument
+from compare.relevance import Verdict
 from compare.segment import clauses as segment_clauses
 from compare.segment import full_text
 from compare.settings import Settings
@@ -386,6 +388,8 @@ class Scored:
     decisions: list[ClauseDecision] = field(default_factory=list)
     embedding: EmbeddingStats = field(default_factory=EmbeddingStats)
     failed: dict[str, str] = field(default_factory=dict)
+    #: doc_id -> what the document is (``compare.relevance``).
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
 
 
 def merged(parts: Sequence[Scored]) -> Scored:
@@ -399,13 +403,15 @@ def merged(parts: Sequence[Scored]) -> Scored:
             embedded=sum(part.embedding.embedded for part in parts),
         ),
         failed={k: v for part in parts for k, v in part.failed.items()},
+        verdicts={k: v for part in parts for k, v in part.verdicts.items()},
     )
 
 
 def channel_names(models: Sequence[str], catalogue: Catalogue, *, with_exemplars: bool) -> list[str]:
     """The channels a scorer produces, in order."""
-    suffixes = list(measure_passages(catalogue)) + ([EXEMPLAR_SUFFIX] if with_exemplars else [])
-    lexical_channels = [LEXICAL] + ([LEXICAL + EXEMPLAR_SUFFIX] if with_exemplars else [])
+    exemplar = [EXEMPLAR_SUFFIX, EXEMPLAR_SUFFIX + ABSOLUTE_SUFFIX] if with_exemplars else []
+    suffixes = [*measure_passages(catalogue), ABSOLUTE_SUFFIX, *exemplar]
+    lexical_channels = [LEXICAL] + [LEXICAL + suffix for suffix in exemplar]
     return [spec + suffix for spec in models for suffix in suffixes] + lexical_channels
 
 
@@ -473,7 +479,10 @@ class Scorer:
             clause_vectors = embeddings(encoder, queries, role="query", cache=cache, stats=stats)
             for suffix, group in passages.items():
                 measure_vectors = embeddings(encoder, group.texts, role="passage", cache=cache)
-                result[spec + suffix] = row_z(group.scores(clause_vectors @ measure_vectors.T, n_measures))
+                scores = group.scores(clause_vectors @ measure_vectors.T, n_measures)
+                result[spec + suffix] = row_z(scores)
+                if suffix == "":
+                    result[spec + ABSOLUTE_SUFFIX] = np.asarray(scores, dtype=np.float32)
         result[LEXICAL] = lexical([c.text_norm for c in clauses], self.catalogue)
         return result
 
@@ -507,7 +516,8 @@ class Scorer:
             thresholds = self.calibration.thresholds
             cells = coverage([d.doc_id for d in ok_docs], clauses, fused, ids, thresholds)
             chosen = decisions(clauses, fused, ids, thresholds)
-        return Scored(matches=matches, cells=cells, decisions=chosen, embedding=stats)
+            verdicts = document_verdicts(ok_docs, fused, cells, self.calibration)
+        return Scored(matches=matches, cells=cells, decisions=chosen, embedding=stats, verdicts=verdicts)
 
     def isolated(self, docs: Sequence[ParsedDocument]) -> Scored:
         """``score`` of the batch; when the batch raises, each document is scored on its own, and
@@ -529,6 +539,42 @@ class Scorer:
                     Scored([], [], failed={doc.doc_id: failure_message(doc.file_name, exc, Step.SCORE)})
                 )
         return merged(parts)
+
+
+def document_verdicts(
+    docs: Sequence[ParsedDocument], fused: np.ndarray, cells: Sequence[CoverageCell], calibration: Calibration
+) -> dict[str, Verdict]:
+    """Each document's relevance verdict, from its text and its rows of ``fused`` (the documents'
+    clauses in order, as scored) and its coverage cells."""
+    result: dict[str, Verdict] = {}
+    start = 0
+    by_doc: dict[str, list[CoverageCell]] = {}
+    for cell in cells:
+        by_doc.setdefault(cell.doc_id, []).append(cell)
+    for doc in docs:
+        rows = fused[start : start + len(doc.clauses)]
+        start += len(doc.clauses)
+        best = rows.max(axis=1) if rows.size else np.zeros(len(doc.clauses), dtype=np.float32)
+        found = relevance.signals(
+            doc.meta.title,
+            full_text(doc.pages),
+            doc.clauses,
+            by_doc.get(doc.doc_id, []),
+            best,
+            calibration.thresholds.clause,
+        )
+        result[doc.doc_id] = relevance.verdict(found, calibration.relevance)
+    return result
+
+
+def with_verdicts(docs: Sequence[ParsedDocument], verdicts: Mapping[str, Verdict]) -> list[ParsedDocument]:
+    """The documents with their relevance verdicts set (those without one unchanged)."""
+    return [
+        replace(d, relevance=str(v.relevance), relevance_reasons=v.reason_text)
+        if (v := verdicts.get(d.doc_id)) is not None
+        else d
+        for d in docs
+    ]
 
 
 @dataclass(frozen=True)
@@ -624,6 +670,7 @@ def publish(
     run_id = run_id or warehouse.new_run_id()
     docs = [failed_document(d, scored.failed[d.doc_id]) if d.doc_id in scored.failed else d for d in docs]
     docs = [replace(d, file_name=run_plan.names.get(d.doc_id, d.file_name)) for d in docs]
+    docs = with_verdicts(docs, scored.verdicts)
     processed = {d.doc_id for d in docs}
     with warehouse.snapshot(settings.warehouse, wait=lock_wait) as con:
         known = warehouse.documents_in(con)
@@ -640,6 +687,7 @@ def publish(
         warehouse.write_matches(con, scored.matches, run_id)
         warehouse.write_coverage(con, scored.cells, run_id)
         warehouse.write_decisions(con, scored.decisions, run_id)
+        warehouse.accept_documents(con, settings.accept, run_id)
         return record_run(
             con,
             settings,

@@ -35,6 +35,9 @@ class ClauseKind(StrEnum):
     GOAL = "goal"
     PRINCIPLE = "principle"
     BOILERPLATE = "boilerplate"
+    FRAGMENT = "fragment"
+    """Text too short or too bare to state anything: a lone number, code or standard number, a
+    table cell, a caption, a name without a verb (``compare.fragments``). Never evidence."""
 
 
 class CoverageStatus(StrEnum):
@@ -127,6 +130,9 @@ class ParsedDocument:
     clauses: tuple[Clause, ...] = ()
     departments: tuple[Department, ...] = ()
     targets: tuple[Target, ...] = ()
+    #: Set by scoring (``compare.relevance``): plan, related or off_topic, and why.
+    relevance: str | None = None
+    relevance_reasons: str = ""
 
     @property
     def ok(self) -> bool:

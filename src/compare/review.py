@@ -40,7 +40,7 @@ import numpy as np
 
 from compare.errors import ReviewError
 from compare.exemplars import EXEMPLAR_SUFFIX
-from compare.match import LEXICAL, MATCHABLE_KINDS
+from compare.match import ABSOLUTE_SUFFIX, LEXICAL, MATCHABLE_KINDS
 from compare.records import CoverageStatus
 
 #: Width of the "near the covered threshold" band, in channel z-score units (see the module docstring).
@@ -110,8 +110,9 @@ def parse_verdict(text: str, known_measures: Sequence[str] | frozenset[str]) -> 
 
 
 def is_semantic(channel: str) -> bool:
-    """An embedding channel against the measure's own text (not lexical, not exemplars)."""
-    return channel != LEXICAL and not channel.endswith(EXEMPLAR_SUFFIX)
+    """An embedding channel against the measure's own text, z-normalized (not lexical, not
+    exemplars, not absolute)."""
+    return channel != LEXICAL and not channel.endswith((EXEMPLAR_SUFFIX, ABSOLUTE_SUFFIX))
 
 
 @dataclass(frozen=True)

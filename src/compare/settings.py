@@ -6,6 +6,7 @@ Validated once, in ``__post_init__``; everything downstream trusts it.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -36,6 +37,20 @@ DEFAULT_CALIBRATION = _in_project("corpora/calibration.json")
 #: Labelled provincial items used as Chinese exemplars of the national measures.
 DEFAULT_EXEMPLARS: Path | None = _in_project("corpora/provincial")
 MAX_TOP_K = 65
+#: Resource limits (README, docs/warehouse.md#limits). ``compare query``: the memory DuckDB may use
+#: for one query, what it may spill to a temporary folder beyond it ("0": nothing), the seconds
+#: before the query is stopped, and the rows shown.
+DEFAULT_QUERY_MEMORY_LIMIT = "1GB"
+DEFAULT_QUERY_TEMP_LIMIT = "2GB"
+DEFAULT_QUERY_TIMEOUT_S = 60.0
+DEFAULT_QUERY_ROWS = 1000
+#: ``compare review import``: the largest workbook file, and the most rows of its review sheets,
+#: checked before a row is read (a full workbook of 770 documents has 50,000 rows, about 18 MB).
+DEFAULT_REVIEW_MAX_BYTES = 25_000_000
+DEFAULT_REVIEW_MAX_ROWS = 50_000
+#: Sizes as DuckDB writes them: "1GB" (10^9 bytes), "512MiB" (2^29 bytes), "0"; bytes when no unit.
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([KMGT])(i?)B|B)?\s*$", re.IGNORECASE)
+_UNIT_POWER = {"K": 1, "M": 2, "G": 3, "T": 4}
 
 
 CACHE_DIR_ENV = "COMPARE_CACHE_DIR"
@@ -61,6 +76,15 @@ class Settings:
     models: tuple[str, ...] = DEFAULT_MODELS
     top_k: int = DEFAULT_TOP_K
     cache_dir: Path = field(default_factory=default_cache_dir)
+    query_memory_limit: str = DEFAULT_QUERY_MEMORY_LIMIT
+    query_temp_limit: str = DEFAULT_QUERY_TEMP_LIMIT
+    query_timeout_s: float = DEFAULT_QUERY_TIMEOUT_S
+    query_rows: int = DEFAULT_QUERY_ROWS
+    review_max_bytes: int = DEFAULT_REVIEW_MAX_BYTES
+    review_max_rows: int = DEFAULT_REVIEW_MAX_ROWS
+    #: Files (as named in the corpus) accepted into the coverage views whatever their relevance
+    #: verdict; an acceptance is kept in the warehouse for later runs.
+    accept: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -72,6 +96,14 @@ class Settings:
                 raise SettingsError(f"{name} must be a path, got {getattr(self, name)!r}")
         if self.warehouse.suffix != ".duckdb":
             raise SettingsError(f"warehouse must be a .duckdb file, got {self.warehouse}")
+        if size_bytes(self.query_memory_limit, "query_memory_limit") <= 0:
+            raise SettingsError(f"query_memory_limit must be more than 0, got {self.query_memory_limit!r}")
+        size_bytes(self.query_temp_limit, "query_temp_limit")
+        if not self.query_timeout_s > 0:
+            raise SettingsError(f"query_timeout_s must be more than 0 seconds, got {self.query_timeout_s}")
+        for name in ("query_rows", "review_max_bytes", "review_max_rows"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name} must be at least 1, got {getattr(self, name)}")
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given (non-None) values, coerced to the field types."""
@@ -120,6 +152,21 @@ def library_env() -> None:
         os.environ.setdefault(name, value)
 
 
+def env_name(name: str) -> str:
+    """The environment variable of a setting: ``query_timeout_s`` -> ``COMPARE_QUERY_TIMEOUT_S``."""
+    return f"{ENV_PREFIX}{name.upper()}"
+
+
+def size_bytes(text: str, name: str = "size") -> int:
+    """Bytes in a size as DuckDB writes it ("1GB", "512MiB", "0"); a ``SettingsError`` naming ``name`` otherwise."""
+    match = _SIZE.match(str(text))
+    if match is None:
+        raise SettingsError(f"{name}: {text!r} is not a size; write it like 1GB, 512MB, 2GiB or 0")
+    number, unit, binary = match.groups()
+    base = 1024 if binary else 1000
+    return int(float(number) * base ** _UNIT_POWER.get((unit or "").upper(), 0))
+
+
 def setting_help(name: str) -> str:
     """``[default: $COMPARE_<NAME> or <built-in value>]``: for a flag that, left out, takes the setting."""
     value = getattr(Settings(), name)
@@ -133,11 +180,17 @@ def _coerce(name: str, value: Any) -> Any:
             return None if str(value).strip().lower() in {"", "none", "off"} else Path(value)
         if name in {"corpus", "warehouse", "catalogue", "calibration", "cache_dir"}:
             return Path(value)
-        if name == "models":
+        if name in {"models", "accept"}:
             items = value.split(",") if isinstance(value, str) else list(value)
             return tuple(item.strip() for item in items if item.strip())
-        if name == "top_k":
+        if name in {"top_k", "query_rows", "review_max_rows"}:
             return int(value)
+        if name == "query_timeout_s":
+            return float(value)
+        if name == "review_max_bytes":
+            return size_bytes(value, name) if isinstance(value, str) else int(value)
+        if name in {"query_memory_limit", "query_temp_limit"}:
+            return str(value).strip()
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"{name}: cannot use {value!r} ({exc})") from exc
     return value

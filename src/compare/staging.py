@@ -56,6 +56,7 @@ from compare.errors import SettingsError, WarehouseError, display_name
 from compare.extract import sha256_of
 from compare.pipeline import DOC_ID_HEX, Plan, RunSummary, Scored, ScoringSetup, Step
 from compare.records import DocStatus, ParsedDocument
+from compare.relevance import Verdict
 from compare.settings import Settings
 
 #: Staged tables, in the order they are written: ``documents`` last (it marks a document staged).
@@ -109,6 +110,12 @@ def _date(value: str | None) -> dt.date | None:
         return None
 
 
+def _verdict(verdict: Verdict | None) -> dict[str, Any]:
+    if verdict is None:
+        return {"relevance": None, "relevance_reasons": None}
+    return {"relevance": str(verdict.relevance), "relevance_reasons": verdict.reason_text}
+
+
 def document_rows(
     doc: ParsedDocument, scored: Scored, processed_at: dt.datetime
 ) -> dict[str, list[dict[str, Any]]]:
@@ -126,6 +133,7 @@ def document_rows(
                 "status": str(doc.status),
                 "message": display_name(doc.message, decode=False),
                 "processed_at": processed_at,
+                **_verdict(scored.verdicts.get(doc.doc_id)),
             }
         ],
         "pages": [

@@ -14,13 +14,12 @@ from compare.errors import WarehouseError
 from compare.pipeline import RunSummary
 
 COVERAGE_SQL = """
-SELECT d.file_name, d.province, d.city, d.doc_number, d.status,
+SELECT d.file_name, d.province, d.city, d.doc_number, d.status, d.relevance,
        count(c.measure_id) FILTER (WHERE c.status = 'covered') AS covered,
        count(c.measure_id) FILTER (WHERE c.status = 'partial') AS partial,
        count(c.measure_id) FILTER (WHERE c.status = 'absent')  AS absent,
        round(100.0 * count(c.measure_id) FILTER (WHERE c.status = 'covered') / nullif(count(c.measure_id), 0), 1) AS covered_pct
-FROM documents d LEFT JOIN coverage c USING (doc_id)
-WHERE d.status <> 'withdrawn'
+FROM current_documents d LEFT JOIN coverage c ON c.doc_id = d.doc_id AND d.in_matrix
 GROUP BY ALL
 ORDER BY d.file_name
 """
@@ -44,7 +43,8 @@ RUN_COLUMNS = (
 
 
 def coverage_summary(path: Path) -> pd.DataFrame:
-    """One row per current (not withdrawn) document: covered / partial / absent counts over the national measures."""
+    """One row per current (not withdrawn) document: its relevance verdict, and covered / partial /
+    absent counts over the national measures (none for an off_topic document not accepted)."""
     with warehouse.read_only(path) as con:
         return con.execute(COVERAGE_SQL).df()
 

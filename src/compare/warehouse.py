@@ -4,7 +4,11 @@ A run never writes the live file. It copies the current warehouse to a temporary
 it, writes there, checkpoints, and renames the copy over the live file (an atomic rename on
 POSIX). Readers that hold a read-only connection keep reading the snapshot they opened; a run
 killed at any moment leaves the previous warehouse untouched. One writer at a time is
-enforced with an advisory lock file.
+enforced with an advisory lock file. A run does not copy a warehouse that another process holds
+open read-write (DuckDB's own file lock): its copy could miss that process's last writes, and the
+rename would leave that process writing to a file nobody reads. It waits for that connection to
+close as it waits for another run, then stops with ``WarehouseLockedError``. A command that was
+asked to stop (``STOP_REQUESTED``, set by ``compare.lifecycle``) never swaps a snapshot in.
 
 Researchers connect read-only (``read_only``); ``compare query`` goes through ``sandboxed``,
 which also shuts every door to other files. An older warehouse gains the columns added to
@@ -15,9 +19,11 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import re
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -31,7 +37,7 @@ import duckdb
 import pandas as pd
 
 from compare.catalogue import Catalogue
-from compare.errors import WarehouseError, display_name
+from compare.errors import WarehouseError, WarehouseLockedError, display_name
 from compare.records import ClauseDecision, CoverageCell, Match, ParsedDocument
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -52,8 +58,18 @@ ROW_KEYS: dict[str, tuple[str, ...]] = {
 }
 KEY_EXAMPLES = 3
 REBUILD_SUFFIX = "__rebuilt"
-#: How often a run waiting for the writer lock tries again.
+#: How often a run waiting for the writer lock (or for a read-write connection to close) tries again.
 LOCK_POLL_S = 0.2
+#: Seconds a command that writes the warehouse besides a run (an evaluation's figures) waits for
+#: another writer, or for a read-write connection another process holds, before it gives up.
+LOCK_WAIT_S = 30.0
+#: DuckDB's message when another process holds the file: "... Conflicting lock is held in <program> (PID 123)".
+_LOCK_MESSAGE = re.compile(r"Could not set lock|Conflicting lock")
+_LOCK_HOLDER = re.compile(r"\(PID (\d+)\)")
+#: Set when the command was asked to stop (Ctrl-C, SIGTERM; see ``compare.lifecycle``): from then
+#: on no snapshot replaces the live file, even when the work inside it went on to the end.
+STOP_REQUESTED = threading.Event()
+logger = logging.getLogger("compare.warehouse")
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
 _COLUMN_WITH_COMMENT = re.compile(r"^\s+(\w+)\s+[A-Z][^-]*?--\s*(.+)$")
 _COLUMN_TYPE = re.compile(r"^\s+(\w+)\s+([A-Z][^-]*?)(?:\s+PRIMARY KEY)?,?\s*--")
@@ -199,24 +215,103 @@ def _writer_lock(path: Path, wait: float = 0.0) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _remove_stale_snapshots(path: Path) -> None:
+def _remove_stale_snapshots(path: Path) -> list[Path]:
+    removed = []
     for stale in path.parent.glob(f"{path.name}{TMP_MARKER}*"):
         stale.unlink(missing_ok=True)
+        removed.append(stale)
+    return removed
+
+
+def remove_stale_snapshots(path: Path) -> list[Path]:
+    """Remove the snapshot files a stopped or killed writer left beside the warehouse; the files
+    removed. Nothing is removed while another writer holds the lock (they are its snapshot)."""
+    if not path.parent.is_dir():
+        return []
+    try:
+        with _writer_lock(path):
+            return _remove_stale_snapshots(path)
+    except WarehouseError:
+        return []
+
+
+def _open_error(path: Path, exc: duckdb.Error) -> WarehouseError:
+    """A ``WarehouseError`` that says what DuckDB's refusal to open ``path`` means, and what to do."""
+    text = str(exc)
+    if _LOCK_MESSAGE.search(text):
+        holder = _LOCK_HOLDER.search(text)
+        return WarehouseLockedError(path, int(holder.group(1)) if holder else None)
+    if "not a valid DuckDB database" in text:
+        return WarehouseError(
+            f"{path} is not a DuckDB database; give the warehouse file `compare run` writes with --warehouse"
+        )
+    if "Permission denied" in text:
+        return WarehouseError(f"{path}: permission denied; give a warehouse file you can read")
+    return WarehouseError(f"{path}: cannot open the warehouse ({text})")
+
+
+def _folder_error(path: Path) -> WarehouseError:
+    return WarehouseError(f"{path} is a folder, not a warehouse file; give the .duckdb file with --warehouse")
+
+
+def _connect(path: Path, config: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the published warehouse at ``path``, or a ``WarehouseError`` that
+    names the path and says what to do (no file, a folder, not DuckDB, locked by another process)."""
+    if path.is_dir():
+        raise _folder_error(path)
+    if not path.exists():
+        raise WarehouseError(
+            f"{path}: no warehouse yet; run `compare run` first, or give another --warehouse"
+        )
+    try:
+        return duckdb.connect(str(path), read_only=True, config=config or {})
+    except duckdb.Error as exc:
+        raise _open_error(path, exc) from exc
+
+
+@contextmanager
+def _no_writer_open(path: Path, deadline: float, wait: float) -> Iterator[None]:
+    """Hold a read-only connection to the live file (no process can open it read-write meanwhile),
+    waiting until ``deadline`` for a read-write connection another process holds to close."""
+    if not path.exists():
+        yield
+        return
+    told = False
+    while True:
+        try:
+            con = _connect(path)
+            break
+        except WarehouseLockedError as exc:
+            if time.monotonic() >= deadline:
+                raise WarehouseLockedError(path, exc.pid, waited=wait) from exc
+            if not told:
+                logger.warning("waiting up to %.0f s for another process to release the lock: %s", wait, exc)
+                told = True
+            time.sleep(LOCK_POLL_S)
+    try:
+        yield
+    finally:
+        con.close()
 
 
 @contextmanager
 def snapshot(path: Path, *, wait: float = 0.0) -> Iterator[duckdb.DuckDBPyConnection]:
     """A writable copy of the warehouse that replaces the live file only if the block succeeds.
 
-    ``wait``: seconds to wait for another writer to finish (0: fail at once).
+    ``wait``: seconds to wait for another writer to finish, or for a read-write connection
+    another process holds to the live file to close (0: fail at once).
     """
+    if path.is_dir():
+        raise _folder_error(path)
+    deadline = time.monotonic() + wait
     path.parent.mkdir(parents=True, exist_ok=True)
     with _writer_lock(path, wait):
         _remove_stale_snapshots(path)
         tmp = path.with_name(f"{path.name}{TMP_MARKER}{uuid.uuid4().hex[:8]}")
-        if path.exists():
-            shutil.copy2(path, tmp)
         try:
+            with _no_writer_open(path, deadline, wait):
+                if path.exists():
+                    shutil.copy2(path, tmp)
             con = duckdb.connect(str(tmp))
             try:
                 apply_schema(con)
@@ -227,6 +322,8 @@ def snapshot(path: Path, *, wait: float = 0.0) -> Iterator[duckdb.DuckDBPyConnec
                 con.execute("CHECKPOINT")
             finally:
                 con.close()
+            if STOP_REQUESTED.is_set():
+                raise KeyboardInterrupt(f"{path}: asked to stop; the snapshot is not published")
             os.replace(tmp, path)
             _fsync_dir(path.parent)
         finally:
@@ -244,17 +341,24 @@ def _fsync_dir(folder: Path) -> None:
 
 def read_only(path: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the published warehouse."""
-    if not path.exists():
-        raise WarehouseError(f"{path}: no warehouse yet; run `compare run` first")
-    return duckdb.connect(str(path), read_only=True)
+    return _connect(path)
 
 
-def sandboxed(path: Path) -> duckdb.DuckDBPyConnection:
+def sandboxed(path: Path, limits: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
     """A read-only connection that cannot touch any other file: no ATTACH, COPY, INSTALL/LOAD,
-    read_csv/read_parquet/glob, nor change these settings back (``SANDBOX_CONFIG``)."""
-    if not path.exists():
-        raise WarehouseError(f"{path}: no warehouse yet; run `compare run` first")
-    return duckdb.connect(str(path), read_only=True, config=dict(SANDBOX_CONFIG))
+    read_csv/read_parquet/glob, nor change these settings back (``SANDBOX_CONFIG``).
+
+    ``limits``: DuckDB settings the connection opens with (``memory_limit``, ``temp_directory``,
+    ``max_temp_directory_size``, ...); the sandbox is closed after them, as DuckDB refuses to set
+    a temporary folder once external access is off, and then locked with them."""
+    con = _connect(path, dict(limits or {}))
+    try:
+        for name, value in SANDBOX_CONFIG.items():  # external access off first, then the lock
+            con.execute(f"SET {name} = {str(value).lower()}")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 KNOWN_COLUMNS = ("doc_id", "file_name", "sha256", "status", "scoring_key")
@@ -332,6 +436,17 @@ def delete_documents(con: duckdb.DuckDBPyConnection, doc_ids: Sequence[str]) -> 
         con.unregister("_ids")
 
 
+def accept_documents(con: duckdb.DuckDBPyConnection, file_names: Sequence[str], run_id: str) -> list[str]:
+    """Accept files into the coverage views whatever their relevance verdict; the names newly accepted."""
+    known = {row[0] for row in con.execute("SELECT file_name FROM accepted_documents").fetchall()}
+    new = [name for name in dict.fromkeys(file_names) if name not in known]
+    if new:
+        con.executemany(
+            "INSERT INTO accepted_documents VALUES (?, ?, ?)", [(name, _utcnow(), run_id) for name in new]
+        )
+    return new
+
+
 def write_documents(
     con: duckdb.DuckDBPyConnection,
     docs: Sequence[ParsedDocument],
@@ -362,6 +477,8 @@ def write_documents(
                     "run_id": run_id,
                     "processed_at": now,
                     "scoring_key": scoring_key,
+                    "relevance": d.relevance,
+                    "relevance_reasons": d.relevance_reasons or None,
                 }
                 for d in docs
             ]
