@@ -42,10 +42,12 @@ def report(
 
     Example: compare report --warehouse warehouse/compare.duckdb --out reports
     """
+    from compare.export import output_folder
     from compare.report import write_report
 
     try:
         settings = Settings.from_env(warehouse=warehouse)
+        output_folder(out, create=False)
         files = write_report(settings.warehouse, out, pdf=pdf)
     except CompareError as exc:
         console.print(f"[red]error:[/red] {exc}")

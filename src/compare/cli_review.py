@@ -50,10 +50,12 @@ def export(
 
     Example: compare review export --out reviews/round-1.xlsx
     """
+    from compare.export import output_file
     from compare.review_workbook import export_workbook
 
     try:
         settings = Settings.from_env(warehouse=warehouse)
+        output_file(out)
         path, documents = export_workbook(settings.warehouse, out, skip_reviewed=skip_reviewed)
     except CompareError as exc:
         _fail(exc)
@@ -79,7 +81,10 @@ def import_(
 
     A workbook with any problem (malformed row, unknown id, a cell that no longer exists,
     two different verdicts on one cell) imports nothing: every problem is listed with its
-    sheet and row, and the exit code is 2. Re-importing a workbook adds nothing.
+    sheet and row, and the exit code is 2. Re-importing a workbook adds nothing, and rows that
+    repeat a review (same cell, verdict, clause and reviewer) store it once. A workbook over
+    $COMPARE_REVIEW_MAX_BYTES or with more rows than $COMPARE_REVIEW_MAX_ROWS is refused before
+    its rows are read.
 
     Example: compare review import reviews/round-1.xlsx --reviewer "Wang Li"
     """
@@ -87,7 +92,13 @@ def import_(
 
     try:
         settings = Settings.from_env(warehouse=warehouse)
-        result = import_workbook(workbook, settings.warehouse, reviewer)
+        result = import_workbook(
+            workbook,
+            settings.warehouse,
+            reviewer,
+            max_bytes=settings.review_max_bytes,
+            max_rows=settings.review_max_rows,
+        )
     except CompareError as exc:
         _fail(exc)
         return
@@ -97,6 +108,7 @@ def import_(
     console.print(
         f"{workbook}: {result.rows} verdicts on {result.documents} documents ({counts}); "
         f"stored {result.stored}, already imported {result.already}"
+        + (f", {result.repeated} rows repeated another row's review" if result.repeated else "")
         + (f" (import {result.import_id})" if result.import_id else ""),
         highlight=False,
     )

@@ -122,10 +122,23 @@ def export(
 def query(
     sql: Annotated[str, typer.Argument(help="One SELECT (or EXPLAIN) statement.")],
     warehouse: Annotated[Path | None, typer.Option(help=WAREHOUSE_HELP)] = None,
-    limit: Annotated[int, typer.Option(help="Rows to show at most.")] = 1000,
+    limit: Annotated[
+        int | None, typer.Option(help=f"Rows to show at most {setting_help('query_rows')}.")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    timeout: Annotated[
+        float | None,
+        typer.Option(help=f"Seconds before the query is stopped {setting_help('query_timeout_s')}."),
+    ] = None,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(help=f"DuckDB memory for the query, e.g. 4GB {setting_help('query_memory_limit')}."),
+    ] = None,
 ) -> None:
     """Run one read-only SQL query on the warehouse (it cannot write, attach, or read other files).
+
+    The query is held to a memory limit (nothing is spilled to disk beyond it) and a time limit;
+    one that reaches a limit stops with an error naming it and the setting that raises it.
 
     Example: compare query "SELECT jurisdiction, covered_pct, n_gaps FROM province_summary ORDER BY covered_pct DESC"
     """
@@ -134,7 +147,13 @@ def query(
     try:
         if fmt not in QUERY_FORMATS:
             raise SettingsError(f"--format must be one of {', '.join(QUERY_FORMATS)}, got {fmt!r}")
-        result = exporting.query(Settings.from_env(warehouse=warehouse).warehouse, sql, limit=limit)
+        settings = Settings.from_env(
+            warehouse=warehouse, query_rows=limit, query_timeout_s=timeout, query_memory_limit=memory_limit
+        )
+        limit = settings.query_rows
+        result = exporting.query(
+            settings.warehouse, sql, limit=limit, limits=exporting.QueryLimits.from_settings(settings)
+        )
     except CompareError as exc:
         _fail(exc)
         return

@@ -12,11 +12,15 @@ The tree::
     ├── LabelError                    a gold label file is malformed or points at unknown measures
     ├── ReviewError                   a review workbook cannot be imported (lists every bad sheet and row)
     ├── WarehouseError                the DuckDB warehouse cannot be opened, migrated or published
+    │   └── WarehouseLockedError      another process holds the warehouse file open read-write
+    ├── LimitError                    a resource limit stopped the work (names the limit and its setting)
     └── ReportError                   the committee report cannot be rendered (e.g. no Chromium)
 
     StepError                         an unexpected exception in one step of one document (parse,
                                       segment, embed, score, …), with the step's name: not a user's
                                       error, so not a CompareError
+    Interrupted                       the command was stopped by SIGINT (Ctrl-C) or SIGTERM: not an
+                                      error; a BaseException, so that no ``except Exception`` takes it
 
 Neither a ``DocumentError`` nor a ``StepError`` stops a run: the pipeline records a status and
 a message against the document and carries on with the next file. Messages name files with
@@ -102,6 +106,30 @@ class WarehouseError(CompareError):
     """The warehouse cannot be opened, migrated or published."""
 
 
+class WarehouseLockedError(WarehouseError):
+    """Another process holds the warehouse file open read-write (DuckDB's lock); ``pid`` is that
+    process when DuckDB names it."""
+
+    def __init__(self, path: Path, pid: int | None = None, waited: float = 0.0) -> None:
+        self.path = Path(path)
+        self.pid = pid
+        holder = f" (pid {pid})" if pid is not None else ""
+        after = f" (waited {waited:.0f} s)" if waited else ""
+        super().__init__(
+            f"the warehouse {path} is locked by another process{holder}{after}: close read-write "
+            "connections to it, or open them read_only=True"
+        )
+
+
+class LimitError(CompareError):
+    """A resource limit stopped the work; the message names the limit, and ``setting`` the
+    ``COMPARE_*`` variable (or flag) that raises it."""
+
+    def __init__(self, message: str, setting: str) -> None:
+        self.setting = setting
+        super().__init__(message)
+
+
 class CorpusError(CompareError):
     """The corpus folder cannot be used: it does not exist, or it holds no PDF while the warehouse
     has documents (a run would mark them all withdrawn: an unmounted share looks like this)."""
@@ -136,3 +164,15 @@ class StepError(Exception):
 
 class ReportError(CompareError):
     """The committee report cannot be rendered."""
+
+
+class Interrupted(BaseException):
+    """The command was stopped by a signal (SIGINT: Ctrl-C, or SIGTERM). Not an error and not a
+    ``CompareError``: it passes every ``except Exception``. ``exit_code`` is 128 + the signal
+    number (130, 143), as a shell reports a process a signal ended; the message says what the
+    warehouse holds."""
+
+    def __init__(self, signum: int, message: str) -> None:
+        self.signum = signum
+        self.exit_code = 128 + signum
+        super().__init__(message)

@@ -4,7 +4,13 @@
 ``query`` runs one SELECT (or EXPLAIN) on a sandboxed connection (``warehouse.sandboxed``):
 read-only, and with DuckDB's ``enable_external_access`` off and the configuration locked, so
 no statement can reach another file (ATTACH, COPY, INSTALL/LOAD, read_csv, read_parquet,
-glob ...). Statements of any other kind are refused before they run.
+glob ...). Statements of any other kind are refused before they run. A query is held to limits
+(``QueryLimits``, from the settings): DuckDB's memory limit, with nothing spilled to disk beyond
+it, and a time limit, past which the query is interrupted (DuckDB has no statement timeout: the
+query runs in a thread, and ``interrupt()`` stops it). Each limit a query reaches ends it with a
+``LimitError`` that names the limit and its setting. Spilling is off because DuckDB 2.0 does not
+hold a spill to ``max_temp_directory_size``: with it at 100 MB, a sort of a cross join spilled
+2.4 GB before it ran out of memory all the same.
 
 ``export`` writes tables and views to Parquet or CSV files, one per relation, each written to
 a temporary name and renamed, so a reader of the folder never sees half a file. A CSV file is
@@ -18,21 +24,32 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
 
 from compare import warehouse
-from compare.errors import SettingsError, WarehouseError
+from compare.errors import LimitError, SettingsError, WarehouseError
 from compare.safe_text import spreadsheet_cell, spreadsheet_sql
+from compare.settings import (
+    DEFAULT_QUERY_MEMORY_LIMIT,
+    DEFAULT_QUERY_ROWS,
+    DEFAULT_QUERY_TIMEOUT_S,
+    Settings,
+    env_name,
+)
 
 #: Statement types ``compare query`` runs.
 READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 #: Rows ``compare query`` returns unless told otherwise.
-DEFAULT_LIMIT = 1000
+DEFAULT_LIMIT = DEFAULT_QUERY_ROWS
+#: Seconds an interrupted query has to stop before ``query`` stops waiting for it.
+INTERRUPT_GRACE_S = 5.0
 FORMATS = ("parquet", "csv")
 #: Line end of ``compare query --format csv``.
 CSV_LINE_END = "\r\n"
@@ -43,6 +60,22 @@ _PLAIN_TYPES = re.compile(
     r"|DECIMAL\(\d+,\s*\d+\)|DATE|TIME( WITH TIME ZONE)?|TIMESTAMP(_S|_MS|_NS| WITH TIME ZONE)?"
     r"|INTERVAL|UUID|BLOB|BIT"
 )
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """What one ``compare query`` may use: DuckDB's memory (no spilling to disk) and seconds (see ``Settings``)."""
+
+    memory: str = DEFAULT_QUERY_MEMORY_LIMIT
+    timeout_s: float = DEFAULT_QUERY_TIMEOUT_S
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> QueryLimits:
+        return cls(settings.query_memory_limit, settings.query_timeout_s)
+
+    def config(self) -> dict[str, str]:
+        """DuckDB settings of the query's connection: the memory limit, and no temporary folder."""
+        return {"memory_limit": self.memory, "temp_directory": ""}
 
 
 @dataclass(frozen=True)
@@ -71,24 +104,72 @@ def checked_statement(sql: str) -> str:
     return sql
 
 
-def query(path: Path, sql: str, *, limit: int = DEFAULT_LIMIT) -> QueryResult:
-    """Run one read statement on a sandboxed connection to the warehouse."""
+def query(
+    path: Path, sql: str, *, limit: int = DEFAULT_LIMIT, limits: QueryLimits | None = None
+) -> QueryResult:
+    """Run one read statement on a sandboxed connection to the warehouse, within ``limits``."""
     if limit < 1:
         raise SettingsError(f"limit must be at least 1, got {limit}")
+    limits = limits or QueryLimits()
     checked_statement(sql)
-    with warehouse.sandboxed(path) as con:
-        try:
-            cursor = con.execute(sql)
-            columns = [d[0] for d in cursor.description or []]
-            rows = cursor.fetchmany(limit + 1)
-            cursor.abort()  # the rest of the result is never computed
-        except duckdb.PermissionException as exc:
-            raise SettingsError(
-                f"the query tried to reach outside the warehouse, which compare query never does: {exc}"
-            ) from exc
-        except duckdb.Error as exc:
-            raise SettingsError(f"the query failed: {exc}") from exc
-    return QueryResult(pd.DataFrame(rows[:limit], columns=columns), truncated=len(rows) > limit)
+    con = warehouse.sandboxed(path, limits.config())
+    outcome: dict[str, Any] = {}
+    worker = threading.Thread(
+        target=_fetch, args=(con, sql, limit, outcome), name="compare-query", daemon=True
+    )
+    worker.start()
+    try:
+        worker.join(limits.timeout_s)
+    except KeyboardInterrupt:
+        _stop(con, worker)
+        raise
+    if worker.is_alive():
+        _stop(con, worker)
+        raise LimitError(
+            f"the query ran past the time limit of {limits.timeout_s:g} s and was stopped; narrow it, "
+            f"or raise the limit with --timeout or {env_name('query_timeout_s')}",
+            env_name("query_timeout_s"),
+        )
+    con.close()
+    if "error" in outcome:
+        raise _query_error(outcome["error"], limits) from outcome["error"]
+    rows = outcome["rows"]
+    return QueryResult(pd.DataFrame(rows[:limit], columns=outcome["columns"]), truncated=len(rows) > limit)
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, sql: str, limit: int, outcome: dict[str, Any]) -> None:
+    """The query's first ``limit`` + 1 rows into ``outcome`` (or the error it raised)."""
+    try:
+        cursor = con.execute(sql)
+        outcome["columns"] = [d[0] for d in cursor.description or []]
+        outcome["rows"] = cursor.fetchmany(limit + 1)
+        cursor.abort()  # the rest of the result is never computed
+    except duckdb.Error as exc:
+        outcome["error"] = exc
+
+
+def _stop(con: duckdb.DuckDBPyConnection, worker: threading.Thread) -> None:
+    """Interrupt the query ``worker`` runs; close the connection once it stopped."""
+    con.interrupt()
+    worker.join(INTERRUPT_GRACE_S)
+    if not worker.is_alive():
+        con.close()
+
+
+def _query_error(exc: duckdb.Error, limits: QueryLimits) -> Exception:
+    """The error ``compare query`` reports for what DuckDB raised."""
+    if isinstance(exc, duckdb.PermissionException):
+        return SettingsError(
+            f"the query tried to reach outside the warehouse, which compare query never does: {exc}"
+        )
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return LimitError(
+            f"the query needed more than the memory limit of {limits.memory} and was stopped; narrow it "
+            f"(a join without a condition multiplies rows), or raise the limit with --memory-limit or "
+            f"{env_name('query_memory_limit')} (e.g. 4GB)",
+            env_name("query_memory_limit"),
+        )
+    return SettingsError(f"the query failed: {exc}")
 
 
 def relations(path: Path) -> dict[str, str]:
@@ -135,6 +216,38 @@ def csv_text(frame: pd.DataFrame) -> str:
     return safe.to_csv(index=False, lineterminator=CSV_LINE_END)
 
 
+def output_folder(out: Path, flag: str = "--out", *, create: bool = True) -> Path:
+    """Create the folder ``out`` (and its parents) for a command's files, or say why it cannot be
+    one; with ``create`` False, only check that it can be created and written."""
+    if out.exists() and not out.is_dir():
+        raise SettingsError(
+            f"{flag} {out} is a file, not a folder: give a folder to write into (it is created if missing)"
+        )
+    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise SettingsError(
+            f"{flag} {out}: {existing} is a file, not a folder; give a folder you can write to"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SettingsError(f"{flag} {out}: {existing} is not writable; give a folder you can write to")
+    if create:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SettingsError(
+                f"{flag} {out}: cannot create the folder ({exc.strerror}); give a folder you can write to"
+            ) from exc
+    return out
+
+
+def output_file(out: Path, flag: str = "--out") -> Path:
+    """Check that a command can write the file ``out`` (its folder exists or can be created), or say why not."""
+    if out.is_dir():
+        raise SettingsError(f"{flag} {out} is a folder: give the name of the file to write")
+    output_folder(out.parent, flag=f"{flag} {out}: its folder", create=False)
+    return out
+
+
 def export(
     path: Path,
     out: Path,
@@ -153,7 +266,7 @@ def export(
         raise WarehouseError(
             f"{path}: no table or view named {', '.join(unknown)}; choose among {', '.join(sorted(available))}"
         )
-    out.mkdir(parents=True, exist_ok=True)
+    output_folder(out)
     written = []
     with warehouse.read_only(path) as con:
         for name in names:

@@ -11,8 +11,15 @@ transaction inside one warehouse snapshot. Each problem names the sheet and row:
 - a cell that no longer exists: its document's file changed or left the corpus since the export;
 - conflicting verdicts: the same cell given different verdicts in the same workbook.
 
-Re-importing a workbook adds nothing: a review's id hashes its cell, verdict, clause,
-reviewer, note and workbook row.
+Before a row is read, the workbook's file size and the rows of its review sheets are held to
+the settings' ``review_max_bytes`` and ``review_max_rows`` (a ``LimitError`` names the file, its
+size and the limit); the workbook is then streamed, not loaded whole.
+
+Rows that repeat a review (the same cell, verdict, clause and reviewer: a row pasted many times)
+are one review, stored once, from the first of those rows, with their distinct notes joined.
+Re-importing a workbook adds nothing: a review's id hashes its cell, verdict, clause, reviewer,
+note and workbook row, and a review whose cell, verdict, clause, reviewer, note and workbook file
+are already stored is not stored again.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,10 +39,15 @@ from compare import warehouse
 from compare.errors import ReviewError
 from compare.records import CoverageStatus
 from compare.review import REASSIGNED, Verdict, cell_key, parse_verdict
-from compare.review_workbook import DOCUMENT_KEY, SheetRow, read_workbook
+from compare.review_workbook import DOCUMENT_KEY, SheetRow, WorkbookRows, read_workbook
+from compare.settings import DEFAULT_REVIEW_MAX_BYTES, DEFAULT_REVIEW_MAX_ROWS
 
 #: Hex characters of a review id.
 REVIEW_ID_HEX = 16
+#: Between the distinct notes of rows that repeat one review.
+NOTE_SEPARATOR = " / "
+#: What makes two reviews the same: a stored one with these values is not stored again.
+SAME_REVIEW = ("cell_key", "verdict", "reassigned_to", "clause_id", "reviewer", "note", "source_file")
 #: The numbers a reviewer may write in the clause column for the clauses shown in the row.
 SHOWN_CLAUSE_NUMBERS = ("1", "2", "3")
 MACHINE_STATUSES = frozenset(str(s) for s in CoverageStatus)
@@ -57,6 +69,7 @@ class ImportResult:
     verdicts: dict[str, int]
     documents: int
     notes: tuple[str, ...]
+    repeated: int = 0  # rows that repeated another row's review, stored once with it
 
 
 def _text(value: Any) -> str:
@@ -236,11 +249,33 @@ def _review_id(item: _Checked, source_file: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:REVIEW_ID_HEX]
 
 
+def _distinct_reviews(checked: list[_Checked]) -> list[_Checked]:
+    """One review per cell, verdict, clause and reviewer: the first row of each, with the distinct
+    notes of all its rows joined (``NOTE_SEPARATOR``), in workbook order."""
+    groups: dict[tuple[str, str, str | None, str], list[_Checked]] = {}
+    for item in checked:
+        key = (cell_key(item.doc_id, item.measure_id), str(item.verdict), item.clause_id, item.reviewer)
+        groups.setdefault(key, []).append(item)
+    distinct = []
+    for items in groups.values():
+        notes = list(dict.fromkeys(i.note for i in items if i.note))
+        distinct.append(replace(items[0], note=NOTE_SEPARATOR.join(notes)))
+    return distinct
+
+
+def _same_review(record: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(record[name] for name in SAME_REVIEW)
+
+
 def stored_reviews(
-    con: duckdb.DuckDBPyConnection, path: Path, reviewer: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    reviewer: str | None = None,
+    rows: WorkbookRows | None = None,
 ) -> tuple[list[dict[str, Any]], list[str], list[str], dict[str, str]]:
-    """The review records a workbook would store, the problems that stop it, notes, and its export record."""
-    rows = read_workbook(path)
+    """The review records a workbook would store, the problems that stop it, notes, and its export
+    record; ``rows``: the workbook as ``read_workbook`` read it (read here when not given)."""
+    rows = rows if rows is not None else read_workbook(path)
     problems = list(rows.problems)
     store = _Warehouse.read(con, {_text(r.values.get("doc_id")) for r in rows.rows})
     exported = {k.removeprefix(DOCUMENT_KEY): v for k, v in rows.export.items() if k.startswith(DOCUMENT_KEY)}
@@ -248,7 +283,7 @@ def stored_reviews(
     problems += _conflicts(checked)
     now = datetime.now(UTC).replace(tzinfo=None)
     records, seen = [], set()
-    for item in checked:
+    for item in _distinct_reviews(checked):
         review_id = _review_id(item, path.name)
         if review_id in seen:
             continue
@@ -280,17 +315,32 @@ def stored_reviews(
     return records, problems, rows.unfilled_notes, rows.export
 
 
-def import_workbook(path: Path, warehouse_path: Path, reviewer: str | None = None) -> ImportResult:
-    """Store a filled workbook's verdicts in one transaction; a workbook with any problem stores nothing."""
+def import_workbook(
+    path: Path,
+    warehouse_path: Path,
+    reviewer: str | None = None,
+    *,
+    max_bytes: int = DEFAULT_REVIEW_MAX_BYTES,
+    max_rows: int = DEFAULT_REVIEW_MAX_ROWS,
+) -> ImportResult:
+    """Store a filled workbook's verdicts in one transaction; a workbook with any problem stores nothing.
+
+    ``max_bytes``, ``max_rows``: the largest workbook file and the most rows read (``read_workbook``)."""
     if not warehouse_path.exists():
         raise ReviewError(f"{warehouse_path}: no warehouse yet; run `compare run` first")
+    rows = read_workbook(path, max_bytes=max_bytes, max_rows=max_rows)
     import_id = warehouse.new_run_id()
     with warehouse.snapshot(warehouse_path) as con:
-        records, problems, notes, _ = stored_reviews(con, path, reviewer)
+        records, problems, notes, _ = stored_reviews(con, path, reviewer, rows)
         if problems:
             raise ReviewError(f"{path.name}: nothing imported; {len(problems)} problem(s):", problems)
-        existing = {r[0] for r in con.execute("SELECT review_id FROM reviews").fetchall()}
-        new = [{**r, "import_id": import_id} for r in records if r["review_id"] not in existing]
+        stored = con.execute(f"SELECT review_id, {', '.join(SAME_REVIEW)} FROM reviews").fetchall()
+        existing = {r[0] for r in stored} | {tuple(r[1:]) for r in stored}
+        new = [
+            {**r, "import_id": import_id}
+            for r in records
+            if r["review_id"] not in existing and _same_review(r) not in existing
+        ]
         if new:
             frame = pd.DataFrame(new, columns=list(REVIEW_COLUMNS))
             con.register("_reviews", frame)
@@ -309,4 +359,5 @@ def import_workbook(path: Path, warehouse_path: Path, reviewer: str | None = Non
         verdicts=dict(verdicts),
         documents=len({r["doc_id"] for r in records}),
         notes=tuple(notes),
+        repeated=len(rows.rows) - len(records),
     )

@@ -38,7 +38,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from compare import warehouse
-from compare.errors import ReviewError
+from compare.errors import LimitError, ReviewError
 from compare.review import (
     CELL_VERDICTS,
     DISAGREEMENT_FULL,
@@ -49,6 +49,7 @@ from compare.review import (
     review_documents,
 )
 from compare.safe_text import formula_like, printable
+from compare.settings import env_name
 
 MEASURE_IDS_SQL = "SELECT measure_id FROM national_measures ORDER BY part, section_no, measure_no"
 #: Written into ``_export`` and checked on import.
@@ -370,14 +371,45 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def read_workbook(path: Path) -> WorkbookRows:
-    """Every row with a verdict, clause, reviewer or note, from every review sheet of the workbook."""
+def read_workbook(path: Path, *, max_bytes: int | None = None, max_rows: int | None = None) -> WorkbookRows:
+    """Every row with a verdict, clause, reviewer or note, from every review sheet of the workbook.
+
+    The workbook is streamed (openpyxl's read-only mode: memory stays flat however many rows it
+    has). ``max_bytes`` and ``max_rows`` cap the file's size and the rows of its review sheets:
+    both are checked before a row is read (the rows as each sheet declares them), and the rows
+    again as they are read; a workbook over either stops with a ``LimitError``.
+    """
     if not path.is_file():
-        raise ReviewError(f"{path}: no such file")
+        raise ReviewError(f"{path}: {'a folder, not a workbook' if path.is_dir() else 'no such file'}")
+    size = path.stat().st_size
+    if max_bytes is not None and size > max_bytes:
+        raise LimitError(
+            f"{path}: {size / 1e6:,.1f} MB, over the review workbook limit of {max_bytes / 1e6:,.1f} MB; "
+            f"import it in parts (compare review export --skip-reviewed writes a smaller one), or raise "
+            f"the limit with {env_name('review_max_bytes')}",
+            env_name("review_max_bytes"),
+        )
     try:
-        book = load_workbook(path, data_only=True)
+        book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a file that is not a workbook
         raise ReviewError(f"{path.name}: not an .xlsx workbook ({type(exc).__name__}: {exc})") from exc
+    try:
+        return _workbook_rows(path, book, max_rows)
+    finally:
+        book.close()
+
+
+def _too_many_rows(path: Path, rows: int, max_rows: int, declared: bool) -> LimitError:
+    counted = "declares" if declared else "has more than"
+    return LimitError(
+        f"{path}: its review sheets {counted} {rows:,} rows, over the review workbook limit of {max_rows:,} rows; "
+        f"import it in parts (compare review export --skip-reviewed writes a smaller one), or raise the "
+        f"limit with {env_name('review_max_rows')}",
+        env_name("review_max_rows"),
+    )
+
+
+def _workbook_rows(path: Path, book: Any, max_rows: int | None) -> WorkbookRows:
     if EXPORT_SHEET not in book.sheetnames:
         raise ReviewError(
             f"{path.name}: no {EXPORT_SHEET} sheet; not a workbook written by `compare review export`"
@@ -391,36 +423,43 @@ def read_workbook(path: Path) -> WorkbookRows:
         raise ReviewError(
             f"{path.name}: workbook format {export.get('format')!r}, expected {WORKBOOK_FORMAT!r}"
         )
+    sheets = [s for s in book.worksheets if s.title not in {README_SHEET, LISTS_SHEET, EXPORT_SHEET}]
+    declared = sum(s.max_row or 0 for s in sheets)
+    if max_rows is not None and declared > max_rows:
+        raise _too_many_rows(path, declared, max_rows, declared=True)
     result = WorkbookRows(export)
-    for sheet in book.worksheets:
-        if sheet.title in {README_SHEET, LISTS_SHEET, EXPORT_SHEET}:
-            continue
+    seen = 0
+    for sheet in sheets:
+        sheet.reset_dimensions()  # read every row the sheet holds, whatever its header declares
         header_row, keys = None, {}
-        for row in sheet.iter_rows(min_row=1, max_row=HEADER_SEARCH_ROWS):
-            found = {_header_key(c.value): c.column for c in row if _header_key(c.value)}
-            if "cell_key" in found:
-                header_row, keys = row[0].row, found
-                break
-        if header_row is None:
-            result.problems.append(
-                f"sheet '{sheet.title}': no header row with a cell_key column; not a review sheet"
-            )
-            continue
-        if missing := [k for k in REQUIRED_KEYS if k not in keys]:
-            result.problems.append(
-                f"sheet '{sheet.title}' row {header_row}: missing columns {', '.join(missing)}"
-            )
-            continue
-        for row in sheet.iter_rows(min_row=header_row + 1):
-            by_column = {c.column: c.value for c in row}
-            values = {key: by_column.get(column) for key, column in keys.items()}
+        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            seen += 1
+            if max_rows is not None and seen > max_rows:
+                raise _too_many_rows(path, max_rows, max_rows, declared=False)
+            if header_row is None:
+                if number > HEADER_SEARCH_ROWS:
+                    break
+                found = {_header_key(v): column for column, v in enumerate(row, start=1) if _header_key(v)}
+                if "cell_key" in found:
+                    header_row, keys = number, found
+                    if missing := [k for k in REQUIRED_KEYS if k not in keys]:
+                        result.problems.append(
+                            f"sheet '{sheet.title}' row {header_row}: missing columns {', '.join(missing)}"
+                        )
+                        break
+                continue
+            values = {key: row[column - 1] if column <= len(row) else None for key, column in keys.items()}
             if all(_blank(values.get(k)) for k in ("verdict", "clause", "reviewer", "note")):
                 continue
-            where = SheetRow(sheet.title, row[0].row, values)
+            where = SheetRow(sheet.title, number, values)
             if _blank(values.get("verdict")):
                 result.unfilled_notes.append(f"{where.where}: no verdict; the row is not imported")
                 continue
             result.rows.append(where)
+        if header_row is None:
+            result.problems.append(
+                f"sheet '{sheet.title}': no header row with a cell_key column; not a review sheet"
+            )
     return result
 
 

@@ -38,10 +38,9 @@ DEFAULT_CALIBRATION = _in_project("corpora/calibration.json")
 DEFAULT_EXEMPLARS: Path | None = _in_project("corpora/provincial")
 MAX_TOP_K = 65
 #: Resource limits (README, docs/warehouse.md#limits). ``compare query``: the memory DuckDB may use
-#: for one query, what it may spill to a temporary folder beyond it ("0": nothing), the seconds
-#: before the query is stopped, and the rows shown.
+#: for one query (it spills nothing to disk beyond it), the seconds before the query is stopped,
+#: and the rows shown.
 DEFAULT_QUERY_MEMORY_LIMIT = "1GB"
-DEFAULT_QUERY_TEMP_LIMIT = "2GB"
 DEFAULT_QUERY_TIMEOUT_S = 60.0
 DEFAULT_QUERY_ROWS = 1000
 #: ``compare review import``: the largest workbook file, and the most rows of its review sheets,
@@ -77,7 +76,6 @@ class Settings:
     top_k: int = DEFAULT_TOP_K
     cache_dir: Path = field(default_factory=default_cache_dir)
     query_memory_limit: str = DEFAULT_QUERY_MEMORY_LIMIT
-    query_temp_limit: str = DEFAULT_QUERY_TEMP_LIMIT
     query_timeout_s: float = DEFAULT_QUERY_TIMEOUT_S
     query_rows: int = DEFAULT_QUERY_ROWS
     review_max_bytes: int = DEFAULT_REVIEW_MAX_BYTES
@@ -98,7 +96,6 @@ class Settings:
             raise SettingsError(f"warehouse must be a .duckdb file, got {self.warehouse}")
         if size_bytes(self.query_memory_limit, "query_memory_limit") <= 0:
             raise SettingsError(f"query_memory_limit must be more than 0, got {self.query_memory_limit!r}")
-        size_bytes(self.query_temp_limit, "query_temp_limit")
         if not self.query_timeout_s > 0:
             raise SettingsError(f"query_timeout_s must be more than 0 seconds, got {self.query_timeout_s}")
         for name in ("query_rows", "review_max_bytes", "review_max_rows"):
@@ -189,7 +186,7 @@ def _coerce(name: str, value: Any) -> Any:
             return float(value)
         if name == "review_max_bytes":
             return size_bytes(value, name) if isinstance(value, str) else int(value)
-        if name in {"query_memory_limit", "query_temp_limit"}:
+        if name == "query_memory_limit":
             return str(value).strip()
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"{name}: cannot use {value!r} ({exc})") from exc

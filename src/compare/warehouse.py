@@ -349,8 +349,8 @@ def sandboxed(path: Path, limits: dict[str, Any] | None = None) -> duckdb.DuckDB
     read_csv/read_parquet/glob, nor change these settings back (``SANDBOX_CONFIG``).
 
     ``limits``: DuckDB settings the connection opens with (``memory_limit``, ``temp_directory``,
-    ``max_temp_directory_size``, ...); the sandbox is closed after them, as DuckDB refuses to set
-    a temporary folder once external access is off, and then locked with them."""
+    ...); the sandbox is closed after them, as DuckDB refuses to set a temporary folder once
+    external access is off, and then locked with them."""
     con = _connect(path, dict(limits or {}))
     try:
         for name, value in SANDBOX_CONFIG.items():  # external access off first, then the lock
