@@ -384,7 +384,7 @@ def read_workbook(path: Path, *, max_bytes: int | None = None, max_rows: int | N
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
         raise LimitError(
-            f"{path}: {size / 1e6:,.1f} MB, over the review workbook limit of {max_bytes / 1e6:,.1f} MB; "
+            f"{path}: {size:,} bytes, over the review workbook limit of {max_bytes:,} bytes; "
             f"import it in parts (compare review export --skip-reviewed writes a smaller one), or raise "
             f"the limit with {env_name('review_max_bytes')}",
             env_name("review_max_bytes"),
