@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS documents (
     sha256 VARCHAR,                          -- full sha256 of the file's bytes
     province VARCHAR,                        -- province named by the document (中文)
     city VARCHAR,                            -- city, for municipal plans
-    level VARCHAR,                           -- province or city
+    level VARCHAR,                           -- province, city or county, as read from the issuer or title; NULL when no place is named (State Council, ministries, joint issuers: see the view column issuer_level)
     title VARCHAR,                           -- document title
     issuer VARCHAR,                          -- issuing body
     doc_number VARCHAR,                      -- document number, e.g. 浙政发〔2016〕2号

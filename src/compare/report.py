@@ -5,6 +5,11 @@ in ``compare/templates`` into ``out/report.html`` (inline CSS, no script, no ext
 and prints it to ``out/report.pdf`` with headless Chromium (``compare.report_pdf``).
 ``committee_summary_markdown(warehouse)`` is the short version that goes out after each run.
 
+Documents are shown in groups by the kind of their issuer (``compare.report_data.ISSUER_GROUPS``):
+the plans of provinces, cities and counties, which the summary figures compare and rank, then
+national and ministry documents and documents whose issuer was not read, shown apart and
+never ranked with the provinces.
+
 Every value a template prints passes through ``safe_text.printable`` (the environment's
 ``finalize``) before it is escaped: a control character or noncharacter in stored text (a
 glyph with no Unicode mapping, an escape in a file name) shows as U+FFFD instead of being
@@ -26,7 +31,7 @@ import markupsafe
 import pandas as pd
 
 from compare import __version__
-from compare.report_data import ReportData, report_data
+from compare.report_data import ISSUER_GROUPS, ReportData, report_data
 from compare.report_objectives import NATIONAL_OBJECTIVES, NATIONAL_OBJECTIVES_SOURCE
 from compare.report_pdf import pdf_from_html
 from compare.report_reviews import review_progress
@@ -85,7 +90,10 @@ class ReportFiles:
 
 
 def _printed(value: Any) -> Any:
-    """What a template prints: text ``printable``; markup (a macro's output, already printed) as it is."""
+    """What a template prints: text ``printable``; markup (a macro's output, already printed) as it
+    is; nothing for a missing value (a document without 文号, an issuer not read)."""
+    if value is None:
+        return ""
     if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
         return printable(value)
     return value
@@ -120,26 +128,45 @@ def _timings(text: Any) -> str:
     return ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
 
 
+def document_groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The groups of documents present (``ISSUER_GROUPS`` order), each with its rows."""
+    return [
+        {"key": g.key, "zh": g.zh, "en": g.en, "local": g.local, "rows": members}
+        for g in ISSUER_GROUPS
+        if (members := [r for r in rows if r["group"] == g.key])
+    ]
+
+
 def glance(data: ReportData, rows: list[dict[str, Any]], measures: list[dict[str, Any]]) -> dict[str, Any]:
-    """The figures the summary at the top of the report states, each with where to look."""
+    """The figures the summary at the top of the report states, each with where to look.
+
+    Coverage is compared over the local plans (provinces, cities, counties) only: national and
+    ministry documents, and documents whose issuer was not read, are counted apart."""
     docs = data.documents
-    n_docs = len(docs)
-    least = sorted(measures, key=lambda m: (len(m["implemented"]), m["n_covered"]))[:LEAST_IMPLEMENTED]
-    everywhere = [m for m in measures if n_docs and m["n_covered"] == n_docs]
+    local = [r for r in rows if r["local"]]
+    n_local = len(local)
+    by_local = sorted(measures, key=lambda m: (m["n_local_implemented"], m["n_local_covered"]))
+    least = by_local[:LEAST_IMPLEMENTED]
+    everywhere = [m for m in measures if n_local and m["n_local_covered"] == n_local]
     additions = data.additions.groupby("doc_id").size()
     top_additions = [
         {"label": r["label"], "anchor": r["anchor"], "n": int(additions.get(r["doc_id"], 0))}
-        for r in sorted(rows, key=lambda r: -int(additions.get(r["doc_id"], 0)))[:MOST_ADDITIONS]
+        for r in sorted(local, key=lambda r: -int(additions.get(r["doc_id"], 0)))[:MOST_ADDITIONS]
         if additions.get(r["doc_id"], 0)
     ]
-    lowest = min(rows, key=lambda r: r["covered_pct"]) if rows else None
-    highest = max(rows, key=lambda r: r["covered_pct"]) if rows else None
+    lowest = min(local, key=lambda r: r["covered_pct"]) if local else None
+    highest = max(local, key=lambda r: r["covered_pct"]) if local else None
+    group = docs["group"] if len(docs) else pd.Series(dtype=object)
     return {
-        "n_documents": n_docs,
-        "n_provinces": int((docs["level"] != "city").sum()) if n_docs else 0,
-        "n_cities": int((docs["level"] == "city").sum()) if n_docs else 0,
+        "n_documents": len(docs),
+        "n_local": n_local,
+        "n_provinces": int((group == "provincial").sum()),
+        "n_cities": int((group == "city").sum()),
+        "n_counties": int((group == "county").sum()),
+        "n_central": int((group == "central").sum()),
+        "n_unknown": int((group == "unknown").sum()),
         "n_failed": len(data.failed),
-        "median_pct": statistics.median(docs["covered_pct"]) if n_docs else None,
+        "median_pct": statistics.median(r["covered_pct"] for r in local) if local else None,
         "lowest": lowest,
         "highest": highest,
         "least": least,
@@ -199,7 +226,8 @@ def report_context(data: ReportData) -> dict[str, Any]:
         "n_measures": data.n_measures,
         "sections": sections(data),
         "rows": rows,
-        "section_means": section_means(rows),
+        "groups": document_groups(rows),
+        "section_means": section_means([r for r in rows if r["local"]]),
         "documents": document_views(data, rows),
         "measures": measures,
         "evidence": evidence_views(data, rows),
@@ -236,19 +264,25 @@ def write_report(warehouse_path: Path, out: Path, *, pdf: bool = True) -> Report
     return ReportFiles(html=html_path, pdf=pdf_path, documents=len(data.documents))
 
 
-def committee_summary_markdown(warehouse_path: Path | str) -> str:
-    """A short markdown summary for the committee: coverage per document, common gaps, trust."""
-    data = report_data(Path(warehouse_path))
-    rows = heatmap_rows(data)
-    measures = measure_views(data, rows)
-    g = glance(data, rows, measures)
-    run = data.latest_run
+def _documents_sentence(g: dict[str, Any]) -> str:
+    """How many documents, by group: "7 documents (1 provincial, 1 city, 3 national or ministry, …)"."""
+    parts = [f"{g['n_provinces']} provincial", f"{g['n_cities']} city"]
+    parts += [f"{g['n_counties']} county"] if g["n_counties"] else []
+    parts += [f"{g['n_central']} national or ministry"] if g["n_central"] else []
+    parts += [f"{g['n_unknown']} with no issuer identified"] if g["n_unknown"] else []
+    failed = f", {g['n_failed']} could not be read" if g["n_failed"] else ""
+    return f"{g['n_documents']} documents ({', '.join(parts)}){failed}"
+
+
+def _summary_table(data: ReportData, rows: list[dict[str, Any]], *, issuer: bool) -> pd.DataFrame:
+    """The summary's table of one group of documents; ``issuer`` adds the kind of issuer."""
     additions = data.additions.groupby("doc_id").size()
-    table = pd.DataFrame(
+    return pd.DataFrame(
         [
             {
                 "document": r["label"],
-                "number": r["doc_number"],
+                **({"issuer": f"{r['issuer_level_zh']} {r['issuer_level']}"} if issuer else {}),
+                "number": r["doc_number"] or "—",
                 "覆盖 covered": r["covered"],
                 "部分 partial": r["partial"],
                 "缺失 absent": r["absent"],
@@ -258,24 +292,44 @@ def committee_summary_markdown(warehouse_path: Path | str) -> str:
             for r in rows
         ]
     )
+
+
+def committee_summary_markdown(warehouse_path: Path | str) -> str:
+    """A short markdown summary for the committee: coverage per document, common gaps, trust."""
+    data = report_data(Path(warehouse_path))
+    rows = heatmap_rows(data)
+    measures = measure_views(data, rows)
+    g = glance(data, rows, measures)
+    run = data.latest_run
     lines = [
         f"# Coverage of 国发〔2015〕40号 — run {run['run_id']}",
         "",
-        f"{g['n_documents']} documents ({g['n_provinces']} provincial, {g['n_cities']} city)"
-        + (f", {g['n_failed']} could not be read" if g["n_failed"] else "")
+        _documents_sentence(g)
         + (
-            f"; median coverage {g['median_pct']:.1f}% of the {data.n_measures} national measures."
-            if rows
+            f"; median coverage {g['median_pct']:.1f}% of the {data.n_measures} national measures"
+            + (" (local plans)" if g["n_local"] < g["n_documents"] else "")
+            + "."
+            if g["median_pct"] is not None
             else "."
         ),
-        "",
-        table.to_markdown(index=False) if not table.empty else "(no documents)",
     ]
-    if measures and rows:
+    if not rows:
+        lines += ["", "(no documents)"]
+    if local := [r for r in rows if r["local"]]:
+        lines += ["", _summary_table(data, local, issuer=False).to_markdown(index=False)]
+    for group in document_groups(rows):
+        if not group["local"]:
+            lines += [
+                "",
+                f"**{group['en']} {group['zh']}** (shown apart, not ranked with the provinces)",
+                "",
+                _summary_table(data, group["rows"], issuer=True).to_markdown(index=False),
+            ]
+    if measures and g["n_local"]:
         lines += ["", "**Least implemented measures 最少落实的措施**", ""]
         lines += [
             f"- {m['measure_id']} {m['section_title_zh']} — {m['title_en']} "
-            f"({len(m['implemented'])}/{len(rows)} documents)"
+            f"({m['n_local_implemented']}/{g['n_local']} local plans)"
             for m in g["least"]
         ]
     if data.evaluation is not None:

@@ -1,7 +1,8 @@
 """What the committee report shows, read from the published warehouse into plain values.
 
 ``report_data(path)`` opens the warehouse read-only once and returns a ``ReportData``: the
-documents in a fixed order (provinces in the national administrative order, then cities),
+documents in a fixed order (provinces in the national administrative order, then cities and
+counties, then national and ministry documents, then documents whose issuer was not read),
 their coverage cells with the evidence clause behind each, what each document adds beyond
 the national plan, its targets and departments, the runs that produced the cells and the
 figures that say how far the matching can be trusted. Nothing here formats or renders.
@@ -31,6 +32,59 @@ PROVINCE_ORDER: tuple[str, ...] = (
 LABEL_JOINER = "·"
 CITY_LEVEL = "city"
 OK_STATUS = "ok"
+
+
+@dataclass(frozen=True)
+class IssuerGroup:
+    """A group of documents the report shows together, by the kind of their issuer.
+
+    ``local`` groups hold the plans of provinces, cities and counties: the figures that compare
+    plans (median, lowest and highest coverage, least implemented measures, mean row) count
+    them only. National, ministry and joint documents, and documents whose issuer was not read,
+    are shown in their own groups and never ranked with the provinces.
+    """
+
+    key: str
+    zh: str
+    en: str
+    levels: tuple[str, ...]  # issuer levels (the warehouse macro issuer_level) it holds
+    local: bool
+
+
+#: Issuer level (warehouse/views.sql, macro ``issuer_level``) -> (Chinese, English) label of a document.
+ISSUER_LEVELS: dict[str, tuple[str, str]] = {
+    "provincial": ("省级", "provincial plan"),
+    "city": ("市级", "city plan"),
+    "county": ("县级", "county plan"),
+    "national": ("国家级", "national document (State Council, central committee)"),
+    "ministry": ("部委", "ministry document"),
+    "joint": ("联合发文", "joint document of several issuers"),
+    "unknown": ("发文机关未识别", "issuer not identified"),
+}
+UNKNOWN_LEVEL = "unknown"
+#: The groups of the report, in display order.
+ISSUER_GROUPS: tuple[IssuerGroup, ...] = (
+    IssuerGroup("provincial", "省级", "Provincial plans", ("provincial",), local=True),
+    IssuerGroup("city", "市级", "City plans", ("city",), local=True),
+    IssuerGroup("county", "县级", "County plans", ("county",), local=True),
+    IssuerGroup(
+        "central",
+        "国家与部委文件",
+        "National and ministry documents",
+        ("national", "ministry", "joint"),
+        local=False,
+    ),
+    IssuerGroup(UNKNOWN_LEVEL, "发文机关未识别", "Issuer not identified", (UNKNOWN_LEVEL,), local=False),
+)
+_GROUP_OF_LEVEL = {level: group for group in ISSUER_GROUPS for level in group.levels}
+#: The warehouse's classification of issuers (a macro of warehouse/views.sql) ...
+ISSUER_LEVEL_SQL = "issuer_level(level, province, city, issuer, title, doc_number)"
+#: ... and what stands for it in a warehouse written before the macro: the level read from the
+#: document only (a document with no place read is then in the group of unidentified issuers).
+ISSUER_LEVEL_FALLBACK_SQL = (
+    "CASE level WHEN 'province' THEN 'provincial' WHEN 'city' THEN 'city' WHEN 'county' THEN 'county' "
+    f"ELSE '{UNKNOWN_LEVEL}' END"
+)
 #: Where the evaluation figures come from when ``compare evaluate`` has not written any.
 CALIBRATION_METRICS_KEY = "leave_one_document_out"
 #: Tables the report cannot do without.
@@ -43,10 +97,11 @@ FROM national_measures
 ORDER BY part, section_no, measure_no
 """
 DOCUMENTS_SQL = """
-SELECT doc_id, file_name, province, city, level, title, issuer, doc_number, issue_date, script,
-       ocr_used, page_count, n_clauses, status, message, run_id
+SELECT doc_id, file_name, province, city, level, {issuer_level} AS issuer_level, title, issuer, doc_number,
+       issue_date, script, ocr_used, page_count, n_clauses, status, message, run_id
 FROM documents
 """
+MACRO_SQL = "SELECT count(*) FROM duckdb_functions() WHERE function_name = ? AND function_type = 'macro'"
 COVERAGE_SQL = """
 SELECT c.doc_id, c.measure_id, c.status, c.score, c.evidence_clause_id, c.run_id
 FROM coverage c JOIN documents d USING (doc_id)
@@ -126,9 +181,19 @@ def section_anchor(section_id: str) -> str:
     return "s-" + section_id.replace(".", "-")
 
 
+def _text(value: Any) -> str:
+    """A stored text value, stripped; "" for NULL (None, or NaN in a DataFrame)."""
+    return value.strip() if isinstance(value, str) else ""
+
+
+def issuer_group(level: Any) -> IssuerGroup:
+    """The report group of an issuer level; an unknown or missing level is the unidentified group."""
+    return _GROUP_OF_LEVEL.get(_text(level), _GROUP_OF_LEVEL[UNKNOWN_LEVEL])
+
+
 def province_rank(province: str | None) -> int:
-    """Position of a province in the administrative order; unknown names sort last."""
-    name = (province or "").strip()
+    """Position of a province in the administrative order; unknown or missing names sort last."""
+    name = _text(province)
     for rank, known in enumerate(PROVINCE_ORDER):
         if name.startswith(known):
             return rank
@@ -136,15 +201,15 @@ def province_rank(province: str | None) -> int:
 
 
 def document_labels(documents: pd.DataFrame) -> list[str]:
-    """A short, unique label per document: the province, or province·city for a city plan."""
+    """A short, unique label per document: the province, province·city for a city plan, else the
+    issuing body as read (国务院办公厅, 工业和信息化部 …), else the file's stem."""
     labels = []
     for row in documents.itertuples(index=False):
-        province = (row.province or "").strip() if isinstance(row.province, str) else ""
-        city = (row.city or "").strip() if isinstance(row.city, str) else ""
+        province, city = _text(row.province), _text(row.city)
         if row.level == CITY_LEVEL and city:
             label = f"{province}{LABEL_JOINER}{city}" if province else city
         else:
-            label = province or Path(row.file_name).stem
+            label = province or _text(row.issuer) or Path(row.file_name).stem
         labels.append(label)
     seen: dict[str, int] = {}
     unique = []
@@ -164,12 +229,24 @@ def _issue_years(documents: pd.DataFrame) -> list[str]:
 
 def _ordered_documents(documents: pd.DataFrame, coverage: pd.DataFrame, n_measures: int) -> pd.DataFrame:
     docs = documents.copy()
+    docs["issuer_level"] = [
+        _text(level) if _text(level) in ISSUER_LEVELS else UNKNOWN_LEVEL for level in docs["issuer_level"]
+    ]
+    groups = [issuer_group(level) for level in docs["issuer_level"]]
+    docs["group"] = [g.key for g in groups]
+    docs["group_zh"] = [g.zh for g in groups]
+    docs["group_en"] = [g.en for g in groups]
+    docs["local"] = [g.local for g in groups]
+    docs["issuer_level_zh"] = [ISSUER_LEVELS[level][0] for level in docs["issuer_level"]]
+    docs["issuer_level_en"] = [ISSUER_LEVELS[level][1] for level in docs["issuer_level"]]
+    docs["group_rank"] = [ISSUER_GROUPS.index(g) for g in groups]
+    docs["level_rank"] = [list(ISSUER_LEVELS).index(level) for level in docs["issuer_level"]]
     docs["rank"] = [province_rank(p) for p in docs["province"]]
-    docs["is_city"] = docs["level"].eq(CITY_LEVEL)
     docs = docs.sort_values(
-        ["is_city", "rank", "province", "city", "issue_date", "file_name"], na_position="last"
+        ["group_rank", "level_rank", "rank", "province", "city", "issuer", "issue_date", "file_name"],
+        na_position="last",
     )
-    docs = docs.reset_index(drop=True)
+    docs = docs.drop(columns=["group_rank", "level_rank"]).reset_index(drop=True)
     docs["label"] = document_labels(docs)
     docs["anchor"] = [doc_anchor(d) for d in docs["doc_id"]]
     counts = coverage.pivot_table(
@@ -226,6 +303,12 @@ def _evaluation(
     )
 
 
+def _issuer_level_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """The warehouse's issuer classification, or the fallback for a warehouse written before it."""
+    (count,) = con.execute(MACRO_SQL, ["issuer_level"]).fetchone() or (0,)
+    return ISSUER_LEVEL_SQL if count else ISSUER_LEVEL_FALLBACK_SQL
+
+
 def _check_tables(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     missing = [t for t in REQUIRED_TABLES if t not in present]
@@ -247,7 +330,7 @@ def report_data(path: Path) -> ReportData:
         runs = con.execute(RUNS_SQL).df()
         if runs.empty:
             raise WarehouseError(f"{path}: no run recorded in the runs table; run `compare run` first")
-        documents = con.execute(DOCUMENTS_SQL).df()
+        documents = con.execute(DOCUMENTS_SQL.format(issuer_level=_issuer_level_sql(con))).df()
         coverage = reviewed_coverage(con, con.execute(COVERAGE_SQL).df())  # final status: a review wins
         ok = documents[documents["status"].eq(OK_STATUS)]
         docs = _ordered_documents(ok, coverage, len(measures))

@@ -171,7 +171,7 @@ def heatmap_rows(data: ReportData) -> list[dict[str, Any]]:
 
 
 def section_means(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The share of each section over all documents (the heatmap's last row)."""
+    """The share of each section over the rows given (the heatmap's mean row: the local plans)."""
     if not rows:
         return []
     result = []
@@ -293,8 +293,26 @@ def document_views(data: ReportData, rows: list[dict[str, Any]]) -> list[dict[st
     return views
 
 
+def _group_counts(rows: list[dict[str, Any]], implemented: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per group of documents (local plans first), how many implement the measure, of how many."""
+    counts: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        group = counts.setdefault(
+            row["group"], {"group": row["group"], "zh": row["group_zh"], "en": row["group_en"], "local": row["local"],
+                           "implemented": 0, "covered": 0, "total": 0}
+        )  # fmt: skip
+        group["total"] += 1
+    for entry in implemented:
+        counts[entry["group"]]["implemented"] += 1
+        counts[entry["group"]]["covered"] += entry["status"] == "covered"
+    return list(counts.values())
+
+
 def measure_views(data: ReportData, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The block of each national measure: which documents implement it, how closely, and where not."""
+    """The block of each national measure: which documents implement it, how closely, and where not.
+
+    ``n_local`` / ``n_local_implemented`` / ``n_local_covered`` count the plans of provinces,
+    cities and counties only: national and ministry documents are not ranked with them."""
     per_measure = data.evaluation.per_measure.set_index("measure_id") if data.evaluation else pd.DataFrame()
     views = []
     for i, m in enumerate(records(data.measures)):
@@ -302,9 +320,11 @@ def measure_views(data: ReportData, rows: list[dict[str, Any]]) -> list[dict[str
         absent: list[dict[str, Any]] = []
         for row in rows:
             cell = row["measure_cells"][i]
-            entry = {"label": row["label"], "doc_anchor": row["anchor"], **cell}
+            entry = {"label": row["label"], "doc_anchor": row["anchor"], "group": row["group"], **cell}
             (implemented if cell["status"] in IMPLEMENTED else absent).append(entry)
         implemented.sort(key=lambda c: -(c["score"] or 0.0))
+        groups = _group_counts(rows, implemented)
+        local = [g for g in groups if g["local"]]
         figures = per_measure.loc[m["measure_id"]].to_dict() if m["measure_id"] in per_measure.index else None
         views.append(
             {
@@ -315,6 +335,10 @@ def measure_views(data: ReportData, rows: list[dict[str, Any]]) -> list[dict[str
                 "absent": absent,
                 "n_covered": sum(1 for c in implemented if c["status"] == "covered"),
                 "n_partial": sum(1 for c in implemented if c["status"] == "partial"),
+                "n_local": sum(g["total"] for g in local),
+                "n_local_implemented": sum(g["implemented"] for g in local),
+                "n_local_covered": sum(g["covered"] for g in local),
+                "other_groups": [g for g in groups if not g["local"]],
                 "evaluation": figures,
             }
         )

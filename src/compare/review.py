@@ -265,7 +265,7 @@ def cell_key(doc_id: str, measure_id: str) -> str:
 
 _KINDS = ", ".join(f"'{k}'" for k in sorted(MATCHABLE_KINDS))
 DOCUMENTS_SQL = """
-SELECT doc_id, file_name, sha256, province, city, doc_number, title
+SELECT doc_id, file_name, sha256, province, city, issuer, doc_number, title
 FROM documents WHERE status = 'ok' ORDER BY file_name
 """
 CELLS_SQL = """
@@ -318,11 +318,13 @@ def channel_scale(con: duckdb.DuckDBPyConnection) -> ChannelScale:
     return ChannelScale.fit({key: values for key, values in rows})
 
 
-def document_label(province: str | None, city: str | None, file_name: str) -> str:
-    """A short name for a document: province, ·city for municipal plans, else the file's stem."""
+def document_label(province: str | None, city: str | None, file_name: str, issuer: str | None = None) -> str:
+    """A short name for a document: province, ·city for municipal plans, else the city, else the
+    issuing body as read (国务院办公厅, 工业和信息化部 … for a document with no province), else the
+    file's stem."""
     if province:
         return f"{province}·{city}" if city else province
-    return file_name.rsplit(".", 1)[0]
+    return city or issuer or file_name.rsplit(".", 1)[0]
 
 
 def review_documents(con: duckdb.DuckDBPyConnection) -> list[ReviewDocument]:
@@ -373,7 +375,9 @@ def review_documents(con: duckdb.DuckDBPyConnection) -> list[ReviewDocument]:
             )
         )
     documents = []
-    for doc_id, file_name, sha256, province, city, doc_number, title in con.execute(DOCUMENTS_SQL).fetchall():
+    for doc_id, file_name, sha256, province, city, issuer, doc_number, title in con.execute(
+        DOCUMENTS_SQL
+    ).fetchall():
         cells = [replace(c, file_name=file_name, sha256=sha256) for c in cells_by_doc.get(doc_id, [])]
         cells.sort(key=lambda c: (c.previous is not None, -c.priority.value, c.measure_id))
         documents.append(
@@ -381,7 +385,7 @@ def review_documents(con: duckdb.DuckDBPyConnection) -> list[ReviewDocument]:
                 doc_id=doc_id,
                 file_name=file_name,
                 sha256=sha256,
-                label=document_label(province, city, file_name),
+                label=document_label(province, city, file_name, issuer),
                 doc_number=doc_number or "",
                 title=title or "",
                 cells=tuple(cells),
