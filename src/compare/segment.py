@@ -27,7 +27,29 @@ document's furniture, not its text: they give no clause (they stay in ``pages``)
   ``goal``: items under 发展目标/主要目标 (any title ending in 目标) and unnumbered
   paragraphs that state targets for a year (``到2020年，…达到…``);
   ``measure``: everything else in the body (a table's header row of short labels is a
-  ``heading``, its other rows are measures).
+  ``heading``, its other rows are measures);
+  ``fragment``: a measure, principle or goal whose text is too short or too bare to state
+  anything (a lone number, code, standard number, table cell or caption:
+  ``compare.fragments``).
+
+Tables: extraction gives each row of a ruled table as one line, cells joined by `` | ``
+(``compare.tables``); each row is one clause, an unnumbered paragraph of the item above it.
+Its ``text`` is the row as printed; its ``text_norm`` keeps only the cells that state the
+task (not 序号, 牵头单位, 完成时限 …) when the header row above says which they are. A
+header row printed again at the top of each page the table runs onto is ``boilerplate``.
+
+Annexes: a line ``附件`` / ``附件1`` / ``附件2：…`` after the plan's first numbered item, or
+the title of a second document issued with the same notice (``成都市2016年植树绿化工作方案``),
+starts an annex. Its clauses are no follow-ons of the plan's last item: their path starts
+with ``附件n`` (the printed number, or the annex's position when none is printed):
+``附件1`` for the 附件 line and the annex's title (``heading``), ``附件1+3`` for a row or
+paragraph of the annex, ``附件1.一.（二）`` for its numbered items; their heading chain starts
+with ``附件1：<the annex's title>``. ``in_annex`` tells them apart.
+
+Regulations: a document whose first 第一章 or 第一条 comes before any 一、 is numbered by
+chapters, sections and articles (第一章 > 第一节 > 第一条 > （一）): each article is an item
+of its own (path ``第二章.第九条``), a measure unless its chapter is 总则 or 附则 (then a
+principle); an article is never a heading.
 
 Splitting (conservative): a measure is split into parts only when the paragraph itself
 enumerates them, in order, with 一是…二是…, 第一，…第二，…, inline ①②… or inline
@@ -46,18 +68,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from compare.fragments import is_fragment
 from compare.normalize import for_matching, simplified
-from compare.numbering import CIRCLED_NUMBERS, INLINE_ORDINALS, PATH_SEPARATOR, Marker, marker_of
+from compare.numbering import (
+    ANNEX_LABEL,
+    ANNEX_LEVEL,
+    ARTICLE_LEVEL,
+    CIRCLED_NUMBERS,
+    INLINE_ORDINALS,
+    PATH_SEPARATOR,
+    Marker,
+    annex_marker,
+    article_marker_of,
+    marker_of,
+)
 from compare.records import Clause, ClauseKind, Page
 from compare.structure import departments, trailing_parenthesis
+from compare.tables import TABLE_CELL_SEPARATOR, is_header_row, is_table_row, row_text_for_matching
 
 #: A numbered paragraph whose text after the marker is this short, one sentence and no
 #: comma, is a heading.
 MAX_HEADING_CHARS = 30
 #: The title sentence that opens an item (``指导思想。``) is at most this long.
 MAX_TITLE_CHARS = 20
-#: The cells of a table's header row are at most this long.
-MAX_TABLE_HEADER_CELL = 6
 #: A plan title is at most this long.
 MAX_PLAN_TITLE_CHARS = 80
 #: Separator of the heading chain.
@@ -68,8 +101,6 @@ INDENTED_STYLE_SHARE = 0.5
 #: line of a plan holds 26-28 characters at 16 pt on A4, one under 20 needs type over 22 pt),
 #: so the next page cannot continue it: a list line or a heading without punctuation.
 MIN_WRAPPED_CHARS = 20
-#: How extraction separates the cells of a table row (a row never continues a paragraph).
-TABLE_CELL_SEPARATOR = " | "
 #: Suffix of an unnumbered paragraph's path and of a split part's path.
 FOLLOW_ON_MARK = "+"
 PART_MARK = "#"
@@ -95,7 +126,9 @@ _ADDRESSEES = re.compile(r"(人民政府|各部门|直属机构|各有关单位|
 _COVERING_NOTE = re.compile(r"印发给你们|现印发|请认真贯彻|请结合实际|认真组织实施|贯彻执行|遵照执行")
 _SUBTITLE = re.compile(r"^[（(]\d{4}\s*[—\-–－~至到]+\s*\d{4}年?[）)]$")
 _GOAL_TITLE = re.compile(r"目标$")
-_PRINCIPLE_TITLE = re.compile(r"(指导思想|基本原则|总体思路|基本思路|工作思路|总体要求|指导原则|主要原则)$")
+_PRINCIPLE_TITLE = re.compile(
+    r"(指导思想|基本原则|总体思路|基本思路|工作思路|总体要求|指导原则|主要原则|总则|附则)$"
+)
 _TARGET_SENTENCE = re.compile(
     r"^(?:到|至|力争到|力争)?20\d\d年.*?(达到|超过|突破|不低于|不少于|建成|实现|提高|增长|形成)"
 )
@@ -108,6 +141,16 @@ _INLINE_CIRCLED = re.compile(
 _INLINE_PAREN = re.compile(rf"(?<=[{_SENTENCE_END}，,])[（(](?P<d>\d{{1,2}})[）)]")
 #: An item is split only when it enumerates at least this many parts.
 MIN_PARTS = 2
+#: A line that starts an annex: 附件, 附件1, 附件2：<title>.
+_ANNEX_LINE = re.compile(
+    r"^附件\s*(?P<n>[0-9０-９]{1,2}|[一二三四五六七八九十]{1,3})?\s*(?:[:：]\s*(?P<title>[^。]*?))?\s*$"
+)
+#: The title of a second document issued with the same notice ends so (``…工作方案``, ``…项目清单``).
+_DOCUMENT_TITLE_END = re.compile(
+    r"(计划|方案|意见|规划|纲要|措施|办法|细则|规定|清单|分工表)(?:[（(][^）)]*[）)])?$"
+)
+#: Kinds whose clauses are fragments when their text says too little (``compare.fragments``).
+_MAY_BE_FRAGMENT = frozenset({ClauseKind.MEASURE, ClauseKind.PRINCIPLE, ClauseKind.GOAL})
 
 
 @dataclass(frozen=True)
@@ -234,12 +277,12 @@ def _is_title(text: str) -> bool:
     )
 
 
-def _plan_start(paras: Sequence[_Paragraph]) -> tuple[int, int | None]:
+def _plan_start(paras: Sequence[_Paragraph], markers: Sequence[Marker | None]) -> tuple[int, int | None]:
     """Index of the first paragraph of the plan proper, and of the plan title (None when there is none).
 
     Everything before the plan is the notice wrapper.
     """
-    first_numbered = next((i for i, p in enumerate(paras) if marker_of(p.text)), len(paras))
+    first_numbered = next((i for i, m in enumerate(markers) if m), len(paras))
     titles = [i for i in range(first_numbered) if _is_title(paras[i].simple)]
     notice = next((i for i in titles if _NOTICE_TITLE.search(paras[i].simple)), None)
     if notice is not None:
@@ -259,10 +302,51 @@ def _plan_start(paras: Sequence[_Paragraph]) -> tuple[int, int | None]:
     return 0, None
 
 
-def _is_table_header(text: str) -> bool:
-    """A table row of short labels without numbers (序号 | 项目名称 | 责任单位)."""
-    cells = text.split(TABLE_CELL_SEPARATOR)
-    return len(cells) > 1 and all(len(c) <= MAX_TABLE_HEADER_CELL and not re.search(r"\d", c) for c in cells)
+def _is_regulation(paras: Sequence[_Paragraph]) -> bool:
+    """Whether the document is numbered by articles: its first 第一章/第一条 comes before any 一、."""
+    for para in paras:
+        marker = article_marker_of(para.simple)  # 第一條 in a traditional copy
+        if marker is not None and marker.number == "一":
+            return True
+        ordinary = marker_of(para.text)
+        if ordinary is not None and ordinary.level == 0:
+            return False
+    return False
+
+
+def _markers(paras: Sequence[_Paragraph]) -> list[Marker | None]:
+    """The numbering marker of each paragraph (articles only in a regulation)."""
+    regulation = _is_regulation(paras)
+    return [marker_of(p.text) or (article_marker_of(p.simple) if regulation else None) for p in paras]
+
+
+def _annex_line(text: str) -> tuple[str | None, str] | None:
+    """The printed number (None when unnumbered) and the title of a line that starts an annex, or None."""
+    match = _ANNEX_LINE.match(text)
+    if match is None or len(text) > MAX_PLAN_TITLE_CHARS:
+        return None
+    return match.group("n"), (match.group("title") or "").strip()
+
+
+def _is_document_title(text: str) -> bool:
+    """The title of another document (an attachment issued with the same notice)."""
+    return _is_title(text) and not is_table_row(text) and bool(_DOCUMENT_TITLE_END.search(text))
+
+
+def _is_annex_title(text: str, marker: Marker | None) -> bool:
+    """A line that can be an annex's title: short, unnumbered, no sentence, no table row."""
+    return (
+        marker is None
+        and len(text) <= MAX_PLAN_TITLE_CHARS
+        and "。" not in text
+        and not is_table_row(text)
+        and not _is_boilerplate(text)
+    )
+
+
+def in_annex(clause: Clause) -> bool:
+    """Whether a clause belongs to an annex (附件) of the document rather than to its body."""
+    return clause.path.startswith(ANNEX_LABEL)
 
 
 def _title_of(text: str, marker: Marker | None) -> str:
@@ -335,18 +419,31 @@ def _heading_chain(stack: Sequence[_Item]) -> str:
 def clauses(doc_id: str, pages: Sequence[Page]) -> tuple[Clause, ...]:
     """The document's clauses, in order, with path, heading chain, kind, page and offsets."""
     paras = paragraphs(pages)
-    plan_start, title_index = _plan_start(paras)
+    markers = _markers(paras)
+    plan_start, title_index = _plan_start(paras, markers)
     result: list[Clause] = []
     stack: list[_Item] = []
     plan_title = ""
+    body_started = False  # a numbered item of the plan, or a paragraph of the current annex, was seen
+    annexes = 0
+    annex_title_due = False  # the 附件 line had no title: the next short line is the annex's title
+    table_header: str | None = None
 
     def emit(
-        para: _Paragraph, path: str, heading: str, kind: ClauseKind, begin: int = 0, end: int | None = None
+        para: _Paragraph,
+        path: str,
+        heading: str,
+        kind: ClauseKind,
+        begin: int = 0,
+        end: int | None = None,
+        matching: str | None = None,
     ) -> None:
         stop = len(para.text) if end is None else end
         text = para.text[begin:stop]
         stripped_left = len(text) - len(text.lstrip())
         text = text.strip()
+        if kind in _MAY_BE_FRAGMENT and is_fragment(text if matching is None else matching):
+            kind = ClauseKind.FRAGMENT
         seq = len(result)
         start_offset = para.offset(begin + stripped_left)
         result.append(
@@ -358,14 +455,13 @@ def clauses(doc_id: str, pages: Sequence[Page]) -> tuple[Clause, ...]:
                 heading=heading,
                 kind=kind,
                 text=text,
-                text_norm=for_matching(text),
+                text_norm=for_matching(text if matching is None else matching),
                 page=_page_at(para, pages, start_offset),
                 char_start=start_offset,
                 char_end=para.offset(begin + stripped_left + len(text)),
             )
         )
 
-    markers = [marker_of(p.text) for p in paras]
     for index, para in enumerate(paras):
         text = para.text
         if _is_furniture(para.simple):
@@ -380,25 +476,64 @@ def clauses(doc_id: str, pages: Sequence[Page]) -> tuple[Clause, ...]:
             emit(para, "", "", ClauseKind.HEADING)
             continue
         marker = markers[index]
+        annex_line = _annex_line(para.simple) if body_started else None
+        if annex_line is not None or (body_started and marker is None and _is_document_title(para.simple)):
+            annexes += 1
+            number, title = annex_line if annex_line is not None else (None, text)
+            root = _Item(marker=annex_marker(number or str(annexes)), text="", title="", heading=True)
+            _retitle(root, title)
+            stack = [root]
+            body_started, annex_title_due, table_header = False, not title, None
+            emit(para, _path(stack), "", ClauseKind.HEADING)
+            continue
+        if (
+            stack
+            and stack[0].marker.level == ANNEX_LEVEL
+            and not body_started
+            and _is_annex_title(para.simple, marker)
+        ):
+            root = stack[0]
+            if annex_title_due or _SUBTITLE.match(para.simple):
+                _retitle(root, root.title + text)
+                annex_title_due = False
+                emit(para, _path(stack), "", ClauseKind.HEADING)
+                continue
         if marker is None:
+            row = is_table_row(text)
+            header = row and is_header_row(text)
+            if header and text == table_header:
+                emit(para, "", "", ClauseKind.BOILERPLATE)  # the header printed again on the next page
+                continue
+            if header:
+                table_header = text
+            elif not row:
+                table_header = None
             if not stack:
                 emit(para, "", plan_title, ClauseKind.PRINCIPLE)
                 continue
+            body_started = True
             current = stack[-1]
             current.follow_ons += 1
             titles = [item.title for item in reversed(stack)]
-            if _is_table_header(text):
+            if header:
                 kind = ClauseKind.HEADING
             elif _TARGET_SENTENCE.match(para.simple):
                 kind = ClauseKind.GOAL
+            elif current.marker.level == ANNEX_LEVEL and not row:
+                kind = ClauseKind.PRINCIPLE  # an annex's preamble, before its first item
             else:
                 kind = _context_kind(titles)
             chain = _heading_chain(stack if current.heading else stack[:-1])
-            emit(para, f"{_path(stack)}{FOLLOW_ON_MARK}{current.follow_ons}", chain, kind)
+            matching = row_text_for_matching(text, table_header) if row and not header else None
+            emit(para, f"{_path(stack)}{FOLLOW_ON_MARK}{current.follow_ons}", chain, kind, matching=matching)
             continue
+        table_header = None
+        body_started = True
         while stack and stack[-1].marker.level >= marker.level:
             stack.pop()
-        heading = _is_heading(text, marker, markers[index + 1] if index + 1 < len(paras) else None)
+        heading = marker.level != ARTICLE_LEVEL and _is_heading(
+            text, marker, markers[index + 1] if index + 1 < len(paras) else None
+        )
         item = _Item(marker=marker, text=text, title=_title_of(text, marker), heading=heading)
         chain = _heading_chain(stack)
         stack.append(item)
@@ -415,6 +550,12 @@ def clauses(doc_id: str, pages: Sequence[Page]) -> tuple[Clause, ...]:
         for part, (begin, end) in enumerate(itertools.pairwise(bounds), start=1):
             emit(para, f"{path}{PART_MARK}{part}", chain, kind, begin, end)
     return tuple(result)
+
+
+def _retitle(root: _Item, title: str) -> None:
+    """Give an annex's root item its title: its heading reads ``附件1：<title>``."""
+    root.title = title
+    root.text = f"{root.marker.label}：{title}" if title else root.marker.label
 
 
 def _page_at(para: _Paragraph, pages: Sequence[Page], offset: int) -> int:

@@ -3,7 +3,9 @@
 Departments come from the parentheses that close an item, as provincial plans print them:
 ``（省发展改革委、省科技厅负责）``, ``（省经济和信息化委牵头，省科技厅配合）``,
 ``（牵头单位：省商务厅；配合单位：省农委）``. A name followed by 牵头 is the ``lead``, by
-配合/参与/协助 a ``support``, by 负责 (or by nothing) ``responsible``.
+配合/参与/协助 a ``support``, by 负责 (or by nothing) ``responsible``. A row of a
+task-division table (序号 | 重点任务 | 牵头单位 | 配合单位 | 完成时限) names them in its
+department columns, whose header gives the role (``row_departments``).
 
 Targets are a number with a unit after a verb of reaching (达到, 突破, 超过, 不低于 …)
 or after a verb of building (建成, 培育, 新增 …): ``全省固定宽带家庭普及率达到70%`` gives
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from compare.records import Clause, ClauseKind, Department, Target
+from compare.tables import department_cells, is_header_row, is_table_row
 
 ROLE_LEAD = "lead"
 ROLE_SUPPORT = "support"
@@ -53,6 +56,11 @@ _ROLE_LABELS: tuple[tuple[str, str], ...] = (
 #: How the names of bodies end; parentheses whose names all end so are departments even without a role word.
 _BODY_SUFFIX = re.compile(
     r"(厅|委|局|办|部|院|会|银行|支行|分行|中心|政府|公司|社|室|处|署|所|集团|银监局|管委会|海关|党委|团委|馆)$"
+)
+#: Header labels of a department column, and the role they give (any other: responsible).
+_COLUMN_ROLES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"牵头"), ROLE_LEAD),
+    (re.compile(r"配合|参与|协助|协办"), ROLE_SUPPORT),
 )
 _ASIDE = re.compile(r"^(以下简称|下称|简称|含|包括|即|如|详见|见|参见)")
 _NAME_SEPARATORS = re.compile(r"[、，,]")
@@ -133,6 +141,37 @@ def departments(text: str) -> tuple[DepartmentMention, ...]:
             ):
                 return ()
             result.append(DepartmentMention(name=name, role=role))
+    return tuple(result)
+
+
+def _names(text: str) -> list[str]:
+    return [
+        raw.strip().removesuffix("等部门").removesuffix("等单位").removesuffix("等")
+        for raw in _NAME_SEPARATORS.split(text)
+        if raw.strip()
+    ]
+
+
+def row_departments(row: str, header: str | None) -> tuple[DepartmentMention, ...]:
+    """The departments named in the department columns of a table row, with the role its header gives.
+
+    ``省经信委 | 省科技厅、省通信管理局`` under ``牵头单位 | 配合单位`` gives a lead and two
+    supports; a role word in the cell itself (``省商务厅牵头``) wins over the column's.
+    """
+    result: list[DepartmentMention] = []
+    for label, cell in department_cells(row, header):
+        column_role = next(
+            (role for pattern, role in _COLUMN_ROLES if pattern.search(label)), ROLE_RESPONSIBLE
+        )
+        for group in _GROUP_SEPARATORS.split(cell):
+            names_text, role = _group_role(group.strip())
+            if names_text == group.strip():
+                role = column_role
+            result.extend(
+                DepartmentMention(name=name, role=role)
+                for name in _names(names_text)
+                if len(name) <= MAX_NAME_CHARS
+            )
     return tuple(result)
 
 
@@ -252,12 +291,23 @@ PART_MARK = "#"
 def clause_departments(clauses: Sequence[Clause]) -> tuple[Department, ...]:
     """Department records for a document's clauses.
 
-    The parts of a split item share the departments that close its last part.
+    The parts of a split item share the departments that close its last part. A table row
+    takes those of its department columns (by the header row above it).
     """
     result: list[Department] = []
+    header: str | None = None
     index = 0
     while index < len(clauses):
         clause = clauses[index]
+        if is_table_row(clause.text):
+            if is_header_row(clause.text):
+                header = clause.text
+            elif clause.kind not in (ClauseKind.BOILERPLATE, ClauseKind.HEADING):
+                mentions = row_departments(clause.text, header)
+                result.extend(Department(clause.clause_id, clause.doc_id, m.name, m.role) for m in mentions)
+            index += 1
+            continue
+        header = None
         group = [clause]
         if PART_MARK in clause.path:
             base = clause.path.split(PART_MARK)[0]
