@@ -100,9 +100,13 @@ def test_short_but_meaningful_items_are_not_fragments(text):
     assert not is_fragment(text)
 
 
-LABELLED = sorted((CORPORA / "provincial").glob("*.labels.tsv")) + sorted(
-    (CORPORA / "annexes").glob("*.labels.tsv")
-)
+#: Label files with items that carry a measure (the plans, their annexed copies, the related policies).
+LABELLED = [
+    path
+    for folder in ("provincial", "annexes", "negatives")
+    for path in sorted((CORPORA / folder).glob("*.labels.tsv"))
+    if any(ids != "none" for _, ids in _labels(path))
+]
 
 
 @pytest.mark.parametrize("labels", LABELLED, ids=lambda p: p.name.split(".")[0])
@@ -255,6 +259,32 @@ def test_annex_lines_numbered_or_not_with_or_without_a_title():
     ]
     row = next(c for c in found if c.path == "附件1+2")
     assert row.text_norm == "建设县级电子商务服务中心和村级服务站"
+
+
+def test_a_document_title_at_the_top_of_a_page_starts_an_annex_a_heading_inside_the_plan_does_not():
+    found = clauses(
+        "d",
+        (
+            _page(
+                1,
+                "一、重点任务",
+                "1.发展农村电子商务。建设县级电子商务服务中心。（省商务厅负责）",
+                "保障措施",
+                "各地要加强组织领导，落实工作责任。",
+            ),
+            _page(2, "苏州市数字经济发展工作方案", "一、发展目标", "到2018年，建成一批数字经济平台。"),
+        ),
+    )
+    assert [(c.path, in_annex(c)) for c in found] == [
+        ("一", False),
+        ("一.1", False),
+        ("一.1+1", False),
+        ("一.1+2", False),
+        ("附件1", True),
+        ("附件1.一", True),
+        ("附件1.一+1", True),
+    ]
+    assert found[-1].heading == "附件1：苏州市数字经济发展工作方案 > 一、发展目标"
 
 
 # ---- regulations -------------------------------------------------------------------------------

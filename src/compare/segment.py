@@ -93,6 +93,9 @@ MAX_HEADING_CHARS = 30
 MAX_TITLE_CHARS = 20
 #: A plan title is at most this long.
 MAX_PLAN_TITLE_CHARS = 80
+#: The title of another document after the plan is at least this long (成都市2016年植树绿化工作方案);
+#: shorter lines such as 保障措施 are headings of the plan.
+MIN_DOCUMENT_TITLE_CHARS = 8
 #: Separator of the heading chain.
 HEADING_SEPARATOR = " > "
 #: A document most of whose paragraphs (this share) start indented sets paragraphs by indentation.
@@ -149,6 +152,8 @@ _ANNEX_LINE = re.compile(
 _DOCUMENT_TITLE_END = re.compile(
     r"(计划|方案|意见|规划|纲要|措施|办法|细则|规定|清单|分工表)(?:[（(][^）)]*[）)])?$"
 )
+#: A document named in the notice wrapper: 关于印发《…》和《…》的通知.
+_NAMED_DOCUMENT = re.compile(r"《([^》]{1,80})》")
 #: Kinds whose clauses are fragments when their text says too little (``compare.fragments``).
 _MAY_BE_FRAGMENT = frozenset({ClauseKind.MEASURE, ClauseKind.PRINCIPLE, ClauseKind.GOAL})
 
@@ -328,9 +333,17 @@ def _annex_line(text: str) -> tuple[str | None, str] | None:
     return match.group("n"), (match.group("title") or "").strip()
 
 
-def _is_document_title(text: str) -> bool:
-    """The title of another document (an attachment issued with the same notice)."""
-    return _is_title(text) and not is_table_row(text) and bool(_DOCUMENT_TITLE_END.search(text))
+def _is_document_title(paras: Sequence[_Paragraph], index: int, named: frozenset[str]) -> bool:
+    """Whether paragraph ``index`` is the title of another document (an attachment issued with the
+    same notice): a plan title, at the top of its page or named in the notice (``《…》``)."""
+    text = paras[index].simple
+    return (
+        len(text) >= MIN_DOCUMENT_TITLE_CHARS
+        and _is_title(text)
+        and not is_table_row(text)
+        and bool(_DOCUMENT_TITLE_END.search(text))
+        and (index == 0 or paras[index - 1].page != paras[index].page or text in named)
+    )
 
 
 def _is_annex_title(text: str, marker: Marker | None) -> bool:
@@ -421,6 +434,7 @@ def clauses(doc_id: str, pages: Sequence[Page]) -> tuple[Clause, ...]:
     paras = paragraphs(pages)
     markers = _markers(paras)
     plan_start, title_index = _plan_start(paras, markers)
+    named = frozenset(name for p in paras[:plan_start] for name in _NAMED_DOCUMENT.findall(p.simple))
     result: list[Clause] = []
     stack: list[_Item] = []
     plan_title = ""
@@ -477,7 +491,9 @@ def clauses(doc_id: str, pages: Sequence[Page]) -> tuple[Clause, ...]:
             continue
         marker = markers[index]
         annex_line = _annex_line(para.simple) if body_started else None
-        if annex_line is not None or (body_started and marker is None and _is_document_title(para.simple)):
+        if annex_line is not None or (
+            body_started and marker is None and _is_document_title(paras, index, named)
+        ):
             annexes += 1
             number, title = annex_line if annex_line is not None else (None, text)
             root = _Item(marker=annex_marker(number or str(annexes)), text="", title="", heading=True)
