@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from compare.errors import SettingsError
-from compare.match import LEXICAL, Fusion, Thresholds
+from compare.match import ABSOLUTE_SUFFIX, LEXICAL, Fusion, Thresholds
 from compare.relevance import RelevanceCutoffs, cutoffs_from
 
 #: Uncalibrated defaults, in units of the fused score (a weighted mean of per-clause z-scores):
@@ -23,6 +23,8 @@ DEFAULT_COVERED = 3.0
 DEFAULT_PARTIAL = 2.4
 DEFAULT_CLAUSE = 2.4
 DEFAULT_LEXICAL_WEIGHT = 1.0
+#: How the source of an uncalibrated calibration begins.
+UNCALIBRATED = "uncalibrated defaults"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,11 @@ class Calibration:
     source: str
     metrics: dict[str, Any]
     relevance: RelevanceCutoffs = field(default_factory=RelevanceCutoffs)
+
+    @property
+    def fitted(self) -> bool:
+        """Whether it was fitted on labelled documents (the relevance verdict needs that)."""
+        return not self.source.startswith(UNCALIBRATED)
 
     @property
     def fusion(self) -> Fusion:
@@ -54,16 +61,18 @@ class Calibration:
 def default_calibration(
     models: tuple[str, ...], channels: Sequence[str], why: str = "no calibration file"
 ) -> Calibration:
-    """Uncalibrated: the mean of the semantic channels' z-scores, plus the lexical channel."""
-    semantic = [c for c in channels if c != LEXICAL]
+    """Uncalibrated: the mean of the semantic channels' z-scores, plus the lexical channel. The
+    absolute channels (raw cosines, on each model's own scale) weigh nothing until fitted."""
+    semantic = [c for c in channels if c != LEXICAL and not c.endswith(ABSOLUTE_SUFFIX)]
     weights = {c: 1.0 / len(semantic) for c in semantic}
+    weights.update({c: 0.0 for c in channels if c.endswith(ABSOLUTE_SUFFIX)})
     if LEXICAL in channels:
         weights[LEXICAL] = DEFAULT_LEXICAL_WEIGHT
     return Calibration(
         models=models,
         weights=weights,
         thresholds=Thresholds(covered=DEFAULT_COVERED, partial=DEFAULT_PARTIAL, clause=DEFAULT_CLAUSE),
-        source=f"uncalibrated defaults ({why})",
+        source=f"{UNCALIBRATED} ({why})",
         metrics={},
     )
 

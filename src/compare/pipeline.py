@@ -545,8 +545,12 @@ def document_verdicts(
     docs: Sequence[ParsedDocument], fused: np.ndarray, cells: Sequence[CoverageCell], calibration: Calibration
 ) -> dict[str, Verdict]:
     """Each document's relevance verdict, from its text and its rows of ``fused`` (the documents'
-    clauses in order, as scored) and its coverage cells."""
+    clauses in order, as scored) and its coverage cells. None under an uncalibrated calibration:
+    the verdict's cut-offs mean something only for scores fitted on labelled documents, so such a
+    run judges no document (``relevance`` is NULL, and every document stays in the views)."""
     result: dict[str, Verdict] = {}
+    if not calibration.fitted:
+        return result
     start = 0
     by_doc: dict[str, list[CoverageCell]] = {}
     for cell in cells:
