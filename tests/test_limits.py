@@ -358,6 +358,7 @@ def test_publishing_goes_ahead_once_the_read_write_connection_closes(held):
         ["status"],
         ["export", "--out", "{tmp}/export"],
         ["review", "import", "{book}", "--reviewer", "Wang"],
+        ["run", "--corpus", "{tmp}", "--models", "hashing"],  # refused before a server starts
     ],
     ids=lambda c: c[0] if c[0] != "review" else "review import",
 )

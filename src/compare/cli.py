@@ -13,7 +13,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from compare.errors import CatalogueError, CompareError, CorpusError, Interrupted, ModelError, SettingsError
+from compare.errors import (
+    CatalogueError,
+    CompareError,
+    CorpusError,
+    Interrupted,
+    ModelError,
+    SettingsError,
+    WarehouseError,
+)
 from compare.settings import DEFAULT_CATALOGUE, Settings, library_env, setting_help
 
 SEED_DEFAULT = Path("../shared/seeds/001_9829cb079ef84c7a.txt")
@@ -108,7 +116,8 @@ def run(
       0  published; every file processed cleanly
       1  published; some files failed (listed, and in documents.message)
       2  refused, nothing done: a bad flag or setting, catalogue or model, a missing corpus
-         folder, or one with no PDF while the warehouse has documents (see --allow-empty-corpus)
+         folder, or one with no PDF while the warehouse has documents (see --allow-empty-corpus),
+         or a warehouse that is no DuckDB file or that another process holds open read-write
       3  the run stopped on an error: nothing published, the warehouse is as it was
       130, 143  stopped by Ctrl-C (SIGINT) or SIGTERM: nothing published, no process left
 
@@ -117,9 +126,14 @@ def run(
     library_env()
     from compare.modelbuild import ensure_e5_model
     from compare.summary import coverage_summary
+    from compare.warehouse import openable
 
     try:
         settings = Settings.from_env(corpus=corpus, warehouse=warehouse, models=models, top_k=top_k)
+        try:  # before the flow: a run would otherwise find it out after starting a server, retrying
+            openable(settings.warehouse)
+        except WarehouseError as exc:
+            _fail(exc)
         if "e5-small" in settings.models:
             ensure_e5_model(settings.cache_dir)
         from flows.compare_flow import compare_run

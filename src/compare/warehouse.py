@@ -339,6 +339,13 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def openable(path: Path) -> None:
+    """Raise the ``WarehouseError`` that opening the published warehouse would (a folder, not a
+    DuckDB file, held open read-write by another process); nothing when there is none yet."""
+    if path.exists():
+        _connect(path).close()
+
+
 def read_only(path: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the published warehouse."""
     return _connect(path)
