@@ -7,7 +7,9 @@ Fast: warehouses are scored with the hashing encoder; a read-write holder is a s
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -28,6 +30,7 @@ from compare.errors import LimitError, ReviewError, SettingsError, WarehouseErro
 from compare.review_import import NOTE_SEPARATOR, import_workbook
 from compare.review_workbook import export_workbook, read_workbook
 from compare.settings import Settings, size_bytes
+from tests.conftest import ROOT
 from tests.review_helpers import corpus_with_samples, fill, run, sheet_rows
 
 runner = CliRunner()
@@ -428,3 +431,43 @@ def test_a_snapshot_of_a_folder_is_refused_by_name(tmp_path):
     folder.mkdir()
     with pytest.raises(WarehouseError, match="is a folder, not a warehouse file"), warehouse.snapshot(folder):
         pass
+
+
+# --- a corpus folder that cannot be read ------------------------------------------------------------
+
+#: Lists the corpus in argv[1] and prints the error that stops it.
+LIST_CORPUS = (
+    "import sys\n"
+    "from pathlib import Path\n"
+    "from compare.errors import CompareError\n"
+    "from compare.pipeline import corpus_files\n"
+    "try:\n"
+    "    print(len(corpus_files(Path(sys.argv[1]))))\n"
+    "except CompareError as exc:\n"
+    "    print(f'{type(exc).__name__}: {exc}')\n"
+)
+#: root reads any folder; without these capabilities it honours permissions as any user does.
+CAPSH = shutil.which("capsh")
+
+
+@pytest.mark.skipif(os.geteuid() == 0 and CAPSH is None, reason="root without capsh reads every folder")
+@pytest.mark.parametrize("locked", ["corpus", "corpus/province"])
+def test_a_corpus_folder_that_cannot_be_read_is_named(tmp_path, locked):
+    (tmp_path / "corpus" / "province").mkdir(parents=True)
+    (tmp_path / "corpus" / "province" / "plan.pdf").write_bytes(b"%PDF-1.4")
+    folder = tmp_path / locked
+    folder.chmod(0)
+    command = [sys.executable, "-c", LIST_CORPUS, str(tmp_path / "corpus")]
+    if os.geteuid() == 0:
+        command = [CAPSH, "--drop=cap_dac_override,cap_dac_read_search", "--", "-c", shlex.join(command)]
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)}
+        )
+    finally:
+        folder.chmod(0o755)
+    assert done.stdout.strip() == (
+        f"CorpusError: {folder}: a folder of the corpus cannot be read (Permission denied); give the user "
+        "running compare read access to it, or move it out of the corpus (skipped, its documents would "
+        "count as withdrawn)"
+    ), done.stdout + done.stderr

@@ -14,6 +14,7 @@ the next run tries it again; a document that was fine before keeps its previous 
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 import traceback
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -63,15 +64,36 @@ MIN_CJK_SHARE = 0.3
 MIN_CHARS_PER_PAGE = 20
 
 
+def _unreadable(exc: OSError) -> CorpusError:
+    return CorpusError(
+        f"{exc.filename}: a folder of the corpus cannot be read ({exc.strerror}); give the user running "
+        "compare read access to it, or move it out of the corpus (skipped, its documents would count as withdrawn)"
+    )
+
+
 def corpus_files(corpus: Path) -> list[Path]:
-    """Every ``*.pdf`` under the corpus folder, sorted (case-insensitive suffix)."""
-    if not corpus.is_dir():
+    """Every ``*.pdf`` under the corpus folder, sorted (case-insensitive suffix); a ``CorpusError``
+    naming the corpus folder, or a folder in it, that cannot be read."""
+    try:
+        is_folder = corpus.is_dir()
+    except PermissionError as exc:
+        raise _unreadable(exc) from exc
+    if not is_folder:
         what = "is not a folder" if corpus.exists() else "does not exist"
         raise CorpusError(
             f"{corpus.absolute()}: the corpus folder {what} (a share not mounted?); "
             "pass an existing folder with --corpus or COMPARE_CORPUS"
         )
-    return sorted(p for p in corpus.rglob("*") if p.is_file() and p.suffix.lower() == ".pdf")
+    unreadable: list[OSError] = []
+    found = [
+        path
+        for folder, _, names in os.walk(corpus, onerror=unreadable.append)
+        for path in (Path(folder, name) for name in names)
+        if path.suffix.lower() == ".pdf" and path.is_file()
+    ]
+    if unreadable:
+        raise _unreadable(unreadable[0])
+    return sorted(found)
 
 
 def _raw_name(path: Path, corpus: Path | None) -> str:
