@@ -34,7 +34,15 @@ from compare.match import MATCHABLE_KINDS, Thresholds, coverage
 from compare.normalize import for_matching
 from compare.pipeline import Scorer, parse_document
 from compare.records import Clause, CoverageCell, CoverageStatus, ParsedDocument
-from compare.relevance import Relevance, Signals, fit_relevance, gate_figures, signals, verdict
+from compare.relevance import (
+    Relevance,
+    Signals,
+    fit_relevance,
+    gate_figures,
+    published_cells,
+    signals,
+    verdict,
+)
 from compare.segment import full_text
 
 #: How alike (difflib ratio on normalized text) a clause must be to a labelled item to stand for it.
@@ -366,7 +374,8 @@ def document_outcome(
     found = signals(
         doc.doc.meta.title, full_text(doc.doc.pages), clauses, cells, best, calibration.thresholds.clause
     )
-    return DocumentOutcome(cells, found, verdict(found, calibration.relevance).relevance)
+    judged = verdict(found, calibration.relevance)
+    return DocumentOutcome(published_cells(cells, judged), found, judged.relevance)
 
 
 def relevance_figures(

@@ -539,6 +539,14 @@ class Scorer:
             cells = coverage([d.doc_id for d in ok_docs], clauses, fused, ids, thresholds)
             chosen = decisions(clauses, fused, ids, thresholds)
             verdicts = document_verdicts(ok_docs, fused, cells, self.calibration)
+            by_doc: dict[str, list[CoverageCell]] = {}
+            for cell in cells:
+                by_doc.setdefault(cell.doc_id, []).append(cell)
+            cells = [
+                cell
+                for doc_id, doc_cells in by_doc.items()
+                for cell in relevance.published_cells(doc_cells, verdicts.get(doc_id))
+            ]
         return Scored(matches=matches, cells=cells, decisions=chosen, embedding=stats, verdicts=verdicts)
 
     def isolated(self, docs: Sequence[ParsedDocument]) -> Scored:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -88,6 +88,25 @@ class Verdict:
     @property
     def reason_text(self) -> str:
         return "; ".join(self.reasons)
+
+
+#: Parts of the national plan only a plan can carry: III.7 organizes the implementation of the
+#: Internet Plus action itself (领导, 督查, 评估 of *this* plan). A related policy's own
+#: 加强组织领导 organizes that policy, so its cells there are ``absent``.
+PLAN_ONLY_PARTS = frozenset({"III.7"})
+
+
+def published_cells(cells: Sequence[CoverageCell], verdict: Verdict | None) -> list[CoverageCell]:
+    """The cells a document publishes under its verdict: a related document's cells in
+    ``PLAN_ONLY_PARTS`` become ``absent`` (score kept, no evidence); others as they are."""
+    if verdict is None or verdict.relevance != Relevance.RELATED:
+        return list(cells)
+    return [
+        replace(c, status=CoverageStatus.ABSENT, evidence_clause_id=None)
+        if part_of(c.measure_id) in PLAN_ONLY_PARTS
+        else c
+        for c in cells
+    ]
 
 
 def part_of(measure_id: str) -> str:
