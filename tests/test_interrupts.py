@@ -270,6 +270,7 @@ def guarded(tmp_path):
         )
     script = tmp_path / "guarded.py"
     script.write_text(GUARDED, encoding="utf-8")
+    started: list[subprocess.Popen[str]] = []
 
     def start(mode: str, grace: float) -> subprocess.Popen[str]:
         process = subprocess.Popen(
@@ -280,10 +281,15 @@ def guarded(tmp_path):
             stderr=subprocess.PIPE,
             text=True,
         )
+        started.append(process)
         assert process.stdout is not None and process.stdout.readline().strip() == "ready"
         return process
 
-    return path, start
+    yield path, start
+    for process in started:  # a failed test leaves no process that ignores Ctrl-C
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def test_an_interrupt_a_library_swallows_still_publishes_nothing(guarded):
