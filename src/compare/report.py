@@ -165,6 +165,7 @@ def glance(data: ReportData, rows: list[dict[str, Any]], measures: list[dict[str
         "n_counties": int((group == "county").sum()),
         "n_central": int((group == "central").sum()),
         "n_unknown": int((group == "unknown").sum()),
+        "n_related": int((group == "related").sum()),
         "n_failed": len(data.failed),
         "median_pct": statistics.median(r["covered_pct"] for r in local) if local else None,
         "lowest": lowest,
@@ -270,6 +271,7 @@ def _documents_sentence(g: dict[str, Any]) -> str:
     parts += [f"{g['n_counties']} county"] if g["n_counties"] else []
     parts += [f"{g['n_central']} national or ministry"] if g["n_central"] else []
     parts += [f"{g['n_unknown']} with no issuer identified"] if g["n_unknown"] else []
+    parts += [f"{g['n_related']} related policies (not plans)"] if g["n_related"] else []
     failed = f", {g['n_failed']} could not be read" if g["n_failed"] else ""
     return f"{g['n_documents']} documents ({', '.join(parts)}){failed}"
 

@@ -62,6 +62,9 @@ ISSUER_LEVELS: dict[str, tuple[str, str]] = {
     "unknown": ("发文机关未识别", "issuer not identified"),
 }
 UNKNOWN_LEVEL = "unknown"
+#: Relevance verdicts (documents.relevance) the report treats apart.
+RELATED = "related"
+OFF_TOPIC = "off_topic"
 #: The groups of the report, in display order.
 ISSUER_GROUPS: tuple[IssuerGroup, ...] = (
     IssuerGroup("provincial", "省级", "Provincial plans", ("provincial",), local=True),
@@ -75,8 +78,12 @@ ISSUER_GROUPS: tuple[IssuerGroup, ...] = (
         local=False,
     ),
     IssuerGroup(UNKNOWN_LEVEL, "发文机关未识别", "Issuer not identified", (UNKNOWN_LEVEL,), local=False),
+    # whatever its issuer, a document judged `related` (compare.relevance) is not an Internet Plus
+    # plan: shown, and kept apart from the plans
+    IssuerGroup(RELATED, "相关政策文件", "Related policies (not Internet Plus plans)", (), local=False),
 )
 _GROUP_OF_LEVEL = {level: group for group in ISSUER_GROUPS for level in group.levels}
+_GROUP_KEYS = {group.key: group for group in ISSUER_GROUPS}
 #: The warehouse's classification of issuers (a macro of warehouse/views.sql) ...
 ISSUER_LEVEL_SQL = "issuer_level(level, province, city, issuer, title, doc_number)"
 #: ... and what stands for it in a warehouse written before the macro: the level read from the
@@ -98,9 +105,12 @@ ORDER BY part, section_no, measure_no
 """
 DOCUMENTS_SQL = """
 SELECT doc_id, file_name, province, city, level, {issuer_level} AS issuer_level, title, issuer, doc_number,
-       issue_date, script, ocr_used, page_count, n_clauses, status, message, run_id
+       issue_date, script, ocr_used, page_count, n_clauses, status, message, run_id,
+       relevance, relevance_reasons, {accepted} AS accepted
 FROM documents
 """
+#: Whether a document was accepted into the coverage views (older warehouses have no such table).
+ACCEPTED_SQL = "file_name IN (SELECT file_name FROM accepted_documents)"
 MACRO_SQL = "SELECT count(*) FROM duckdb_functions() WHERE function_name = ? AND function_type = 'macro'"
 COVERAGE_SQL = """
 SELECT c.doc_id, c.measure_id, c.status, c.score, c.evidence_clause_id, c.run_id
@@ -232,7 +242,11 @@ def _ordered_documents(documents: pd.DataFrame, coverage: pd.DataFrame, n_measur
     docs["issuer_level"] = [
         _text(level) if _text(level) in ISSUER_LEVELS else UNKNOWN_LEVEL for level in docs["issuer_level"]
     ]
-    groups = [issuer_group(level) for level in docs["issuer_level"]]
+    related = _GROUP_KEYS[RELATED]
+    groups = [
+        related if relevance == RELATED else issuer_group(level)
+        for level, relevance in zip(docs["issuer_level"], docs["relevance"], strict=True)
+    ]
     docs["group"] = [g.key for g in groups]
     docs["group_zh"] = [g.zh for g in groups]
     docs["group_en"] = [g.en for g in groups]
@@ -318,6 +332,23 @@ def _check_tables(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         )
 
 
+def _off_topic_as_left_out(documents: pd.DataFrame) -> pd.DataFrame:
+    """Off-topic documents (not accepted) leave the figures: listed with the documents not read,
+    their verdict as the status and its reasons as the message."""
+    docs = documents.copy()
+    left_out = (
+        docs["status"].eq(OK_STATUS) & docs["relevance"].eq(OFF_TOPIC) & ~docs["accepted"].fillna(False)
+    )
+    docs.loc[left_out, "status"] = OFF_TOPIC
+    docs.loc[left_out, "message"] = [
+        f"{name}: not an Internet Plus plan ({reasons}); accept it with compare run --accept {name}"
+        for name, reasons in zip(
+            docs.loc[left_out, "file_name"], docs.loc[left_out, "relevance_reasons"], strict=True
+        )
+    ]
+    return docs
+
+
 def report_data(path: Path) -> ReportData:
     """Read everything the committee report shows from the published warehouse at ``path``."""
     with warehouse.read_only(path) as con:
@@ -330,9 +361,15 @@ def report_data(path: Path) -> ReportData:
         runs = con.execute(RUNS_SQL).df()
         if runs.empty:
             raise WarehouseError(f"{path}: no run recorded in the runs table; run `compare run` first")
-        documents = con.execute(DOCUMENTS_SQL.format(issuer_level=_issuer_level_sql(con))).df()
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        accepted = ACCEPTED_SQL if "accepted_documents" in tables else "false"
+        documents = con.execute(
+            DOCUMENTS_SQL.format(issuer_level=_issuer_level_sql(con), accepted=accepted)
+        ).df()
+        documents = _off_topic_as_left_out(documents)
         coverage = reviewed_coverage(con, con.execute(COVERAGE_SQL).df())  # final status: a review wins
         ok = documents[documents["status"].eq(OK_STATUS)]
+        coverage = coverage[coverage["doc_id"].isin(set(ok["doc_id"]))].reset_index(drop=True)
         docs = _ordered_documents(ok, coverage, len(measures))
         failed = documents[~documents["status"].eq(OK_STATUS)].sort_values("file_name").reset_index(drop=True)
         ok_ids = set(docs["doc_id"])
