@@ -10,6 +10,7 @@ from compare import warehouse
 from compare.records import CoverageCell, CoverageStatus
 from compare.relevance import (
     NATIONAL_PLAN_CITATION,
+    Labelled,
     Relevance,
     RelevanceCutoffs,
     Signals,
@@ -78,17 +79,31 @@ def test_a_related_policy_does_not_carry_the_plans_own_implementation_measures()
 
 def test_fitting_puts_the_cutoffs_between_plans_and_negatives():
     labelled = [
-        (_signals(cites=True, title=True, parts=p, measures=3 * p, share=0.9), Relevance.PLAN)
+        Labelled(_signals(cites=True, title=True, parts=p, measures=3 * p, share=0.9), Relevance.PLAN)
         for p in (10, 12, 15, 18)
     ] + [
-        (_signals(title=True, parts=3, measures=4, share=0.4), Relevance.RELATED),
-        (_signals(parts=5, measures=9, share=0.6), Relevance.RELATED),
-        (_signals(parts=1, measures=1, share=0.03), Relevance.OFF_TOPIC),
-        (_signals(parts=2, measures=2, share=0.01), Relevance.OFF_TOPIC),
+        Labelled(_signals(title=True, parts=3, measures=4, share=0.4), Relevance.RELATED, 1),
+        Labelled(_signals(parts=5, measures=9, share=0.6), Relevance.RELATED, 2),
+        Labelled(_signals(parts=1, measures=1, share=0.03), Relevance.OFF_TOPIC, 1),
+        Labelled(_signals(parts=2, measures=2, share=0.01), Relevance.OFF_TOPIC, 2),
     ]
     cutoffs = fit_relevance(labelled)
-    assert [verdict(s, cutoffs).relevance for s, _ in labelled] == [truth for _, truth in labelled]
+    assert [verdict(x.signals, cutoffs).relevance for x in labelled] == [x.truth for x in labelled]
     assert 4 <= cutoffs.plan_parts <= 10
+    # among cut-offs that judge all alike, the strictest for related: fewest claims on negatives
+    assert (cutoffs.related_measures, cutoffs.related_share) == (4, 0.4)
+
+
+def test_false_claims_of_a_negative_can_outweigh_calling_it_related():
+    # an off-topic document whose matches are many false claims: better judged off topic even
+    # at the price of a related one that claims little
+    labelled = [
+        Labelled(_signals(cites=True, parts=15, measures=50, share=0.9), Relevance.PLAN),
+        Labelled(_signals(parts=3, measures=8, share=0.8), Relevance.OFF_TOPIC, 8),
+        Labelled(_signals(parts=2, measures=3, share=0.7), Relevance.RELATED, 0),
+    ]
+    cutoffs = fit_relevance(labelled)
+    assert verdict(labelled[1].signals, cutoffs).relevance == Relevance.OFF_TOPIC
 
 
 def test_gate_figures():
@@ -177,5 +192,17 @@ def test_evaluate_reports_the_gate_and_the_claims_on_negatives(tmp_path, catalog
     figures = outcome.metrics.relevance
     assert figures["gate_documents"] == 6 and figures["negatives"] == 3
     assert 0.0 <= figures["gate_plan_recall"] <= 1.0 and figures["fragment_evidence"] >= 0
-    assert outcome.calibration.relevance.plan_parts >= 2
+    # the calibration written carries the cut-offs fitted on all six documents
+    refit = ev.calibrate(
+        [
+            d.in_fold(frozenset({d.group}))
+            for d in ev.labelled_documents([plans, negatives], None, scorer, catalogue)[0]
+        ],
+        list(outcome.calibration.weights),
+        ("hashing",),
+        catalogue.ids,
+        source="all",
+    )
+    assert outcome.calibration.relevance == refit.relevance
+    assert outcome.calibration.metrics["relevance"] == figures
     assert "gate plan precision" in ev.evaluation_markdown(outcome.metrics, catalogue, title="t")

@@ -35,8 +35,10 @@ from compare.normalize import for_matching
 from compare.pipeline import Scorer, parse_document
 from compare.records import Clause, CoverageCell, CoverageStatus, ParsedDocument
 from compare.relevance import (
+    Labelled,
     Relevance,
     Signals,
+    Verdict,
     fit_relevance,
     gate_figures,
     published_cells,
@@ -430,7 +432,14 @@ def calibrate(
     weights = fit_weights(docs, channel_names)
     thresholds = fit_thresholds(docs, weights, measure_ids)
     fitted = Calibration(models=models, weights=weights, thresholds=thresholds, source=source, metrics={})
-    labelled = [(document_outcome(d, fitted, measure_ids).signals, d.relevance) for d in docs]
+    labelled = []
+    for doc in docs:
+        outcome = document_outcome(doc, fitted, measure_ids)
+        as_related = published_cells(outcome.cells, Verdict(Relevance.RELATED, (), outcome.signals))
+        false = sum(
+            c.status == CoverageStatus.COVERED and c.measure_id not in doc.gold_cells for c in as_related
+        )
+        labelled.append(Labelled(outcome.signals, doc.relevance, false))
     return replace(fitted, relevance=fit_relevance(labelled))
 
 
@@ -609,11 +618,12 @@ def evaluate(
         catalogue.ids,
         source=f"fitted on {len(docs)} labelled documents",
     )
-    final = Calibration(
-        models=final.models,
-        weights=final.weights,
-        thresholds=final.thresholds,
-        source=final.source,
-        metrics={"leave_one_document_out": metrics.as_dict(), "documents": list(names)},
+    final = replace(
+        final,
+        metrics={
+            "leave_one_document_out": metrics.as_dict(),
+            "relevance": metrics.relevance,
+            "documents": list(names),
+        },
     )
     return Outcome(metrics=metrics, calibration=final, documents=names, unlocated=tuple(unlocated))

@@ -172,11 +172,14 @@ def verdict(s: Signals, cutoffs: RelevanceCutoffs) -> Verdict:
 
 #: Candidate cut-offs searched by ``fit_relevance``.
 PLAN_PARTS_GRID = tuple(range(2, NATIONAL_PARTS + 1))
-RELATED_MEASURES_GRID = (1, 2, 3, 4, 6, 8)
-RELATED_SHARE_GRID = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4)
+RELATED_MEASURES_GRID = (1, 2, 3, 4, 5, 6, 8, 10)
+RELATED_SHARE_GRID = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
 #: A plan called off topic loses the whole document; a negative called a plan gains false claims.
 #: Both weigh more than confusing related and off topic.
 PLAN_ERROR_COST = 3.0
+#: Each false covered cell a negative document publishes (it is matched unless off topic): four
+#: false claims cost as much as a wrong verdict. The verdict exists to keep such claims out.
+FALSE_CLAIM_COST = 0.25
 
 
 def _cost(truth: Relevance, guess: Relevance) -> float:
@@ -187,9 +190,20 @@ def _cost(truth: Relevance, guess: Relevance) -> float:
     return 1.0
 
 
-def fit_relevance(labelled: Sequence[tuple[Signals, Relevance]]) -> RelevanceCutoffs:
-    """The cut-offs with the least cost on labelled documents; ties go to the middle of the run
-    of equally good values (least tuned to the examples), then to the stricter plan cut-off."""
+@dataclass(frozen=True)
+class Labelled:
+    """A labelled document's signals, its verdict, and the false claims it publishes if matched."""
+
+    signals: Signals
+    truth: Relevance
+    false_claims: int = 0
+
+
+def fit_relevance(labelled: Sequence[Labelled]) -> RelevanceCutoffs:
+    """The cut-offs with the least cost on labelled documents: wrong verdicts, and the false
+    covered cells that negatives publish when they are matched. Among equally good cut-offs, the
+    strictest for ``related`` (fewest claims on documents that are not plans), and the middle of
+    the equally good run of plan cut-offs (least tuned to the examples)."""
     if not labelled:
         return RelevanceCutoffs()
     scored: list[tuple[float, RelevanceCutoffs]] = []
@@ -197,14 +211,21 @@ def fit_relevance(labelled: Sequence[tuple[Signals, Relevance]]) -> RelevanceCut
         PLAN_PARTS_GRID, RELATED_MEASURES_GRID, RELATED_SHARE_GRID
     ):
         cutoffs = RelevanceCutoffs(parts, measures, share)
-        cost = sum(_cost(truth, verdict(s, cutoffs).relevance) for s, truth in labelled)
-        scored.append((cost, cutoffs))
+        cost = 0.0
+        for item in labelled:
+            guess = verdict(item.signals, cutoffs).relevance
+            cost += _cost(item.truth, guess)
+            if item.truth != Relevance.PLAN and guess != Relevance.OFF_TOPIC:
+                cost += FALSE_CLAIM_COST * item.false_claims
+        scored.append((round(cost, 9), cutoffs))
     best = min(cost for cost, _ in scored)
     winners = [c for cost, c in scored if cost == best]
     parts = sorted({c.plan_parts for c in winners})
     middle_parts = parts[len(parts) // 2]
-    rest = [c for c in winners if c.plan_parts == middle_parts]
-    return rest[len(rest) // 2]
+    return max(
+        (c for c in winners if c.plan_parts == middle_parts),
+        key=lambda c: (c.related_measures, c.related_share),
+    )
 
 
 def gate_figures(truth: Sequence[Relevance], guess: Sequence[Relevance]) -> dict[str, float]:
