@@ -18,20 +18,19 @@ resumes it), and no child process is left behind.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 from prefect.client.schemas.schedules import CronSchedule
 from prefect.flows import EntrypointType
 from prefect.runner import Runner
 from prefect.settings import PREFECT_API_URL
 
 from compare.errors import SettingsError
+from compare.lifecycle import stop_descendants
 from flows.compare_flow import DEFAULT_WORKERS, compare_run
 
 DEFAULT_NAME = "scheduled"
@@ -42,8 +41,6 @@ HEALTH_TIMEOUT_S = 5.0
 #: Seconds the runner has to cancel a run in flight and stop, once a stop signal arrives (about
 #: 5 s here; more on a loaded machine). Past it, the processes are stopped without the runner.
 STOP_GRACE_S = 20.0
-#: Seconds a child process left after the runner stopped has between SIGTERM and SIGKILL.
-CHILD_GRACE_S = 3.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 logger = logging.getLogger("compare.serve")
@@ -115,7 +112,7 @@ def serve(
     try:
         asyncio.run(_serve_until_stopped(runner))
     finally:
-        stop_children()
+        stop_descendants()
 
 
 async def _serve_until_stopped(runner: Runner) -> None:
@@ -151,17 +148,3 @@ async def _serve_until_stopped(runner: Runner) -> None:
 async def _stopped(runner: Runner, serving: asyncio.Task[None]) -> None:
     await runner.astop()
     await serving
-
-
-def stop_children(grace: float = CHILD_GRACE_S) -> list[int]:
-    """Terminate every descendant of this process (SIGTERM, then SIGKILL after ``grace``); their pids."""
-    children = psutil.Process().children(recursive=True)
-    for child in children:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            child.terminate()
-    _, alive = psutil.wait_procs(children, timeout=grace)
-    for child in alive:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            child.kill()
-    psutil.wait_procs(alive, timeout=grace)
-    return [child.pid for child in children]
