@@ -10,6 +10,8 @@ from compare import warehouse
 from compare.records import CoverageCell, CoverageStatus
 from compare.relevance import (
     NATIONAL_PLAN_CITATION,
+    RELATED_MEASURES_GRID,
+    RELATED_SHARE_GRID,
     Labelled,
     Relevance,
     RelevanceCutoffs,
@@ -90,8 +92,9 @@ def test_fitting_puts_the_cutoffs_between_plans_and_negatives():
     cutoffs = fit_relevance(labelled)
     assert [verdict(x.signals, cutoffs).relevance for x in labelled] == [x.truth for x in labelled]
     assert 4 <= cutoffs.plan_parts <= 10
-    # among cut-offs that judge all alike, the strictest for related: fewest claims on negatives
-    assert (cutoffs.related_measures, cutoffs.related_share) == (4, 0.4)
+    # among cut-offs that judge all alike, the middle of each run: not at the edge of the examples
+    assert cutoffs.related_measures < max(RELATED_MEASURES_GRID)
+    assert cutoffs.related_share < max(RELATED_SHARE_GRID)
 
 
 def test_false_claims_of_a_negative_can_outweigh_calling_it_related():

@@ -202,8 +202,8 @@ class Labelled:
 def fit_relevance(labelled: Sequence[Labelled]) -> RelevanceCutoffs:
     """The cut-offs with the least cost on labelled documents: wrong verdicts, and the false
     covered cells that negatives publish when they are matched. Among equally good cut-offs, the
-    strictest for ``related`` (fewest claims on documents that are not plans), and the middle of
-    the equally good run of plan cut-offs (least tuned to the examples)."""
+    middle of each equally good run (least tuned to the examples): plan parts first, then the
+    related measures, then the related share."""
     if not labelled:
         return RelevanceCutoffs()
     scored: list[tuple[float, RelevanceCutoffs]] = []
@@ -220,12 +220,11 @@ def fit_relevance(labelled: Sequence[Labelled]) -> RelevanceCutoffs:
         scored.append((round(cost, 9), cutoffs))
     best = min(cost for cost, _ in scored)
     winners = [c for cost, c in scored if cost == best]
-    parts = sorted({c.plan_parts for c in winners})
-    middle_parts = parts[len(parts) // 2]
-    return max(
-        (c for c in winners if c.plan_parts == middle_parts),
-        key=lambda c: (c.related_measures, c.related_share),
-    )
+    for name in ("plan_parts", "related_measures", "related_share"):
+        values = sorted({getattr(c, name) for c in winners})
+        middle = values[(len(values) - 1) // 2]
+        winners = [c for c in winners if getattr(c, name) == middle]
+    return winners[0]
 
 
 def gate_figures(truth: Sequence[Relevance], guess: Sequence[Relevance]) -> dict[str, float]:
