@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 from prefect.client.schemas.schedules import CronSchedule
+from prefect.deployments.runner import RunnerDeployment
 from prefect.flows import EntrypointType
 from prefect.runner import Runner
 from prefect.settings import PREFECT_API_URL
@@ -99,7 +100,7 @@ def serve(
     Returns after SIGTERM or SIGINT, with the run in flight cancelled and no child process left.
     """
     api_url()
-    deployment = compare_run.to_deployment(
+    deployment: RunnerDeployment = compare_run.to_deployment(  # type: ignore[assignment] # sync call: no coroutine
         name=name,
         schedules=[schedule(cron, timezone)],
         parameters=run_parameters,
