@@ -22,6 +22,7 @@ import logging
 import signal
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 from prefect.client.schemas.schedules import CronSchedule
@@ -40,8 +41,9 @@ DEFAULT_TIMEZONE = "UTC"
 CONCURRENT_RUNS = 1
 HEALTH_TIMEOUT_S = 5.0
 #: Seconds the runner has to cancel a run in flight and stop, once a stop signal arrives (about
-#: 5 s here; more on a loaded machine). Past it, the processes are stopped without the runner.
-STOP_GRACE_S = 20.0
+#: 5 s here; more on a loaded machine). Past it, the processes are stopped without the runner and
+#: the runs they served are marked cancelled on the server.
+STOP_GRACE_S = 15.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 logger = logging.getLogger("compare.serve")
@@ -109,15 +111,49 @@ def serve(
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
     runner = Runner(name=f"compare-{name}", limit=CONCURRENT_RUNS, pause_on_shutdown=True)
-    runner.add_deployment(deployment)
+    deployment_id: UUID = runner.add_deployment(deployment)  # type: ignore[assignment] # sync call
+    forced = False
     try:
-        asyncio.run(_serve_until_stopped(runner))
+        forced = asyncio.run(_serve_until_stopped(runner))
     finally:
         stop_descendants()
+        if forced:
+            cancel_unfinished_runs(deployment_id)
 
 
-async def _serve_until_stopped(runner: Runner) -> None:
+def cancel_unfinished_runs(deployment_id: UUID) -> list[UUID]:
+    """Mark the deployment's runs still pending or running as cancelled (their processes were
+    stopped without the runner); the ids marked. The server would otherwise show them running."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelled
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(
+                    type=FlowRunFilterStateType(
+                        any_=[StateType.RUNNING, StateType.PENDING, StateType.CANCELLING]
+                    )
+                )
+            ),
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+        )
+        for run in runs:
+            client.set_flow_run_state(run.id, Cancelled(message="compare serve was stopped"), force=True)
+    return [run.id for run in runs]
+
+
+async def _serve_until_stopped(runner: Runner) -> bool:
     """Run ``runner`` until it ends or a stop signal arrives; then stop it within the grace period.
+    True when it had to be stopped without the runner (its processes are left to the caller).
 
     Prefect's runner installs a SIGTERM handler that waits on its own event loop from inside
     that loop, so the process never stops; the handlers here replace it once the runner started.
@@ -134,13 +170,15 @@ async def _serve_until_stopped(runner: Runner) -> None:
         waiting.cancel()
         if serving.done():
             serving.result()
-            return
+            return False
         logger.info("stop signal received: cancelling the run in flight and stopping")
         try:
             await asyncio.wait_for(_stopped(runner, serving), STOP_GRACE_S)
         except TimeoutError:
             logger.warning("the runner did not stop within %.0f s; stopping its processes", STOP_GRACE_S)
             serving.cancel()
+            return True
+        return False
     finally:
         for number in STOP_SIGNALS:
             loop.remove_signal_handler(number)
