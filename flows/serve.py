@@ -112,18 +112,19 @@ def serve(
     )
     runner = Runner(name=f"compare-{name}", limit=CONCURRENT_RUNS, pause_on_shutdown=True)
     deployment_id: UUID = runner.add_deployment(deployment)  # type: ignore[assignment] # sync call
-    forced = False
+    stopped = False
     try:
-        forced = asyncio.run(_serve_until_stopped(runner))
+        stopped = asyncio.run(_serve_until_stopped(runner))
     finally:
         stop_descendants()
-        if forced:
+        if stopped:
             cancel_unfinished_runs(deployment_id)
 
 
 def cancel_unfinished_runs(deployment_id: UUID) -> list[UUID]:
-    """Mark the deployment's runs still pending or running as cancelled (their processes were
-    stopped without the runner); the ids marked. The server would otherwise show them running."""
+    """Mark the deployment's runs still pending or running as cancelled (their processes are
+    gone); the ids marked. The runner marks the run it cancels itself, but not one whose process
+    it could not stop in time, nor one it did not know it had; the server would show those running."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         DeploymentFilter,
@@ -153,7 +154,7 @@ def cancel_unfinished_runs(deployment_id: UUID) -> list[UUID]:
 
 async def _serve_until_stopped(runner: Runner) -> bool:
     """Run ``runner`` until it ends or a stop signal arrives; then stop it within the grace period.
-    True when it had to be stopped without the runner (its processes are left to the caller).
+    True when a stop signal ended it (what the runner did not stop is left to the caller).
 
     Prefect's runner installs a SIGTERM handler that waits on its own event loop from inside
     that loop, so the process never stops; the handlers here replace it once the runner started.
@@ -177,8 +178,7 @@ async def _serve_until_stopped(runner: Runner) -> bool:
         except TimeoutError:
             logger.warning("the runner did not stop within %.0f s; stopping its processes", STOP_GRACE_S)
             serving.cancel()
-            return True
-        return False
+        return True
     finally:
         for number in STOP_SIGNALS:
             loop.remove_signal_handler(number)

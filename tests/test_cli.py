@@ -210,7 +210,7 @@ def test_run_processes_only_new_files_and_exits_1_on_a_bad_one(tmp_path):
         args, env={**env, "COMPARE_MODELS": "hashing"}, cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 1, done.stdout + done.stderr[-3000:]  # 1: a partial failure, reported
-    assert re.search(r"processed 2, unchanged 1, .* failed\s+1;", done.stdout, re.DOTALL), done.stdout
+    assert re.search(r"processed 2, unchanged 1, .*\sfailed\s+1;", done.stdout, re.DOTALL), done.stdout
     assert "failed: broken.pdf: " in done.stdout, done.stdout
     with warehouse.read_only(path) as con:
         assert con.execute(
