@@ -115,7 +115,7 @@ def e5_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def e5(e5_dir: Path) -> Encoder:
-    return load_encoder(E5_SPEC)
+    return load_encoder(E5_SPEC, e5_backend="torch")
 
 
 @pytest.mark.model
@@ -155,6 +155,7 @@ def test_ensure_rebuilds_only_incomplete_folders(
         builds.append(target_dir)
         return target_dir
 
+    monkeypatch.setenv("COMPARE_E5_BACKEND", "torch")  # the folder alone (tests/test_onnx.py: its export)
     monkeypatch.setattr(modelbuild, "build_e5_model", fake_build)
     complete = tmp_path / "complete"
     _linked_copy(e5_dir, modelbuild.e5_model_dir(complete))

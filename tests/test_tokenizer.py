@@ -29,7 +29,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compare import modelbuild, tokencheck
+from compare import modelbuild, onnxbuild, tokencheck
 from compare.errors import ModelError
 
 #: Characters reported to crash the old tokenizer (alone, or before a combining character).
@@ -269,11 +269,17 @@ def scorer(e5_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 
     root = tmp_path_factory.mktemp("any-text")
     cache = root / "cache"
-    for path in e5_dir.rglob("*"):  # the built folder, linked into a cache of this test's own
-        if path.is_file():
-            link = modelbuild.e5_model_dir(cache) / path.relative_to(e5_dir)
-            link.parent.mkdir(parents=True, exist_ok=True)
-            os.symlink(path, link)
+    # the built folder and its ONNX export, linked into a cache of this test's own
+    pairs = [
+        (e5_dir, modelbuild.e5_model_dir(cache)),
+        (onnxbuild.e5_onnx_dir(), onnxbuild.e5_onnx_dir(cache)),
+    ]
+    for folder, linked in pairs:
+        for path in folder.rglob("*"):
+            if path.is_file():
+                link = linked / path.relative_to(folder)
+                link.parent.mkdir(parents=True, exist_ok=True)
+                os.symlink(path, link)
     (root / "corpus").mkdir()
     settings = Settings(
         corpus=root / "corpus",

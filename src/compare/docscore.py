@@ -182,7 +182,10 @@ class DocumentScorer:
 
 
 def _configuration(settings: Settings, catalogue: Catalogue) -> tuple[Scorer, str]:
-    encoders = {spec: load_encoder(spec, settings.cache_dir) for spec in settings.models}
+    encoders = {
+        spec: load_encoder(spec, settings.cache_dir, e5_backend=settings.e5_backend)
+        for spec in settings.models
+    }
     bank = exemplar_bank(settings.exemplars, catalogue)
     channels = channel_names(settings.models, catalogue, with_exemplars=len(bank) > 0)
     calibration = load_calibration(settings.calibration, settings.models, channels)

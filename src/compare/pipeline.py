@@ -450,7 +450,10 @@ class Scorer:
 
     @classmethod
     def from_settings(cls, settings: Settings, catalogue: Catalogue) -> Scorer:
-        encoders = {spec: load_encoder(spec, settings.cache_dir) for spec in settings.models}
+        encoders = {
+            spec: load_encoder(spec, settings.cache_dir, e5_backend=settings.e5_backend)
+            for spec in settings.models
+        }
         caches = {
             spec: EmbeddingCache.open(settings.cache_dir, enc.model_id, enc.dim)
             for spec, enc in encoders.items()

@@ -94,6 +94,7 @@ def scoring_key(
         {
             "code": source_fingerprint(),
             "models": list(settings.models),
+            "e5_backend": settings.e5_backend,
             "top_k": settings.top_k,
             "catalogue": catalogue.fingerprint,
             "weights": calibration.weights,
