@@ -18,6 +18,7 @@ resumes it), and no child process is left behind.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import psutil
 from prefect.client.schemas.schedules import CronSchedule
 from prefect.deployments.runner import RunnerDeployment
 from prefect.flows import EntrypointType
@@ -44,6 +46,8 @@ HEALTH_TIMEOUT_S = 5.0
 #: 5 s here; more on a loaded machine). Past it, the processes are stopped without the runner and
 #: the runs they served are marked cancelled on the server.
 STOP_GRACE_S = 15.0
+#: Seconds a run in flight has to end on the runner's SIGTERM before it is killed.
+KILL_AFTER_S = 3.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 logger = logging.getLogger("compare.serve")
@@ -173,8 +177,15 @@ async def _serve_until_stopped(runner: Runner) -> bool:
             serving.result()
             return False
         logger.info("stop signal received: cancelling the run in flight and stopping")
+        stopping_runner = asyncio.create_task(_stopped(runner, serving))
+        done, _ = await asyncio.wait({stopping_runner}, timeout=KILL_AFTER_S)
+        if not done:
+            # a run busy in native code (OCR, a model) sees the runner's SIGTERM late, and the
+            # runner waits for it: end it, and the runner finishes its cancellation at once
+            killed = kill_descendants()
+            logger.info("the run in flight did not end within %.0f s: killed %s", KILL_AFTER_S, killed)
         try:
-            await asyncio.wait_for(_stopped(runner, serving), STOP_GRACE_S)
+            await asyncio.wait_for(stopping_runner, STOP_GRACE_S)
         except TimeoutError:
             logger.warning("the runner did not stop within %.0f s; stopping its processes", STOP_GRACE_S)
             serving.cancel()
@@ -182,6 +193,18 @@ async def _serve_until_stopped(runner: Runner) -> bool:
     finally:
         for number in STOP_SIGNALS:
             loop.remove_signal_handler(number)
+
+
+def kill_descendants() -> list[int]:
+    """SIGKILL every descendant of this process, without waiting (the event loop reaps its own
+    children); their pids. Publishing renames a finished snapshot into place, so a killed run
+    leaves the warehouse as it was."""
+    killed = []
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+            killed.append(child.pid)
+    return killed
 
 
 async def _stopped(runner: Runner, serving: asyncio.Task[None]) -> None:
