@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compare.encoders import E5_SPEC, ONNX_BACKENDS, ONNX_BATCH_SIZE, load_encoder, onnx_threads
+from compare.encoders import E5_SPEC, ONNX_BACKENDS, ONNX_BATCH_SIZE, encoder_threads, load_encoder
 from compare.match import clause_query
 from compare.pipeline import corpus_files, parse_document
 from compare.settings import E5_BACKENDS, Settings
@@ -87,7 +87,7 @@ def main() -> None:
         "mean_characters": round(float(np.mean([len(t) for t in texts])), 1),
         "runs": args.runs,
         "cpus": os.cpu_count(),
-        "onnx_threads": onnx_threads(),
+        "encoder_threads": encoder_threads(),
         "load_average_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
         "backends": results,
     }

@@ -25,9 +25,10 @@ from compare.encoders import (
     HASHING_SPEC,
     OnnxE5Encoder,
     SentenceTransformerEncoder,
+    UniversalSentenceEncoder,
+    encoder_threads,
     length_batches,
     load_encoder,
-    onnx_threads,
 )
 from compare.errors import ModelError, SettingsError
 from compare.exemplars import exemplar_bank
@@ -92,9 +93,18 @@ def test_backend_is_a_validated_setting_recorded_with_runs(
 
 def test_threads_follow_omp_num_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert onnx_threads() == 1
+    assert encoder_threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "none")
+    assert encoder_threads() == len(os.sched_getaffinity(0))
     monkeypatch.delenv("OMP_NUM_THREADS")
-    assert onnx_threads() == len(os.sched_getaffinity(0))
+    assert encoder_threads() == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.model
+def test_use_threads_follow_omp_num_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Dask worker (OMP_NUM_THREADS=1) runs USE's matrix products on one thread."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert UniversalSentenceEncoder()._model.threads == 1
 
 
 # --- the built export -----------------------------------------------------------------------

