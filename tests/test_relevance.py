@@ -209,3 +209,12 @@ def test_evaluate_reports_the_gate_and_the_claims_on_negatives(tmp_path, catalog
     assert outcome.calibration.relevance == refit.relevance
     assert outcome.calibration.metrics["relevance"] == figures
     assert "gate plan precision" in ev.evaluation_markdown(outcome.metrics, catalogue, title="t")
+
+
+def test_accepted_files_come_from_the_setting_and_the_flag():
+    from compare.settings import Settings
+
+    settings = Settings.from_env(environ={"COMPARE_ACCEPT": "a.pdf, b.pdf"})
+    assert settings.accept == ("a.pdf", "b.pdf")
+    assert settings.with_overrides(accept=[*settings.accept, "c.pdf"]).accept == ("a.pdf", "b.pdf", "c.pdf")
+    assert Settings().accept == ()
