@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from compare.cli_console import EXIT_REFUSED, console, fail, frame_table, print_error
 from compare.errors import (
     CatalogueError,
     CompareError,
@@ -47,25 +47,15 @@ from compare.cli_warehouse import register as _register_warehouse_commands  # no
 _register_warehouse_commands(app)
 
 
-#: Width used when output is not a terminal (logs, CI), so tables are not cut.
-PIPE_WIDTH = 150
-console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
-
-
 #: Exit codes (0: all went well), as ``compare run --help`` and the README give them.
 #: Published, but some files failed (each named in the output and in documents.message).
 EXIT_BAD_FILES = 1
-#: Refused before anything was done: a flag, a setting, the catalogue, a model or the corpus folder.
-EXIT_REFUSED = 2
+#: ``EXIT_REFUSED`` (2, from ``compare.cli_console``): refused before anything was done: a flag,
+#: a setting, the catalogue, a model or the corpus folder.
 #: A run that stopped on an error: nothing published, the warehouse as it was.
 EXIT_NOT_PUBLISHED = 3
 #: Errors that refuse a run (``EXIT_REFUSED``): the user has something to change before running again.
 REFUSALS: tuple[type[CompareError], ...] = (SettingsError, CatalogueError, ModelError, CorpusError)
-
-
-def _fail(exc: CompareError) -> None:
-    console.print(f"[red]error:[/red] {exc}")
-    raise typer.Exit(EXIT_REFUSED)
 
 
 @app.command()
@@ -133,7 +123,7 @@ def run(
         try:  # before the flow: a run would otherwise find it out after starting a server, retrying
             openable(settings.warehouse)
         except WarehouseError as exc:
-            _fail(exc)
+            fail(exc)
         if "e5-small" in settings.models:
             ensure_e5_model(settings.cache_dir)
         from flows.compare_flow import compare_run
@@ -156,17 +146,14 @@ def run(
                 accept=list(accept or []),
             )
     except REFUSALS as exc:
-        _fail(exc)
-        return
+        fail(exc)
     except (typer.Exit, typer.Abort):
         raise
     except Exception as exc:  # the run started and stopped: the snapshot was never swapped in
         what = str(exc) if isinstance(exc, CompareError) else f"{type(exc).__name__}: {exc}"
-        console.print(f"[red]error:[/red] {what}")
+        print_error(what)
         console.print("nothing was published; the warehouse is as it was")
         raise typer.Exit(EXIT_NOT_PUBLISHED) from exc
-    from compare.cli_warehouse import frame_table
-
     columns = [
         "file_name",
         "province",
@@ -245,10 +232,7 @@ def evaluate(
     Example: compare evaluate --gold corpora/provincial --gold corpora/annexes --gold corpora/negatives --calibrate
     """
     library_env()
-    import datetime as dt
-
     from compare import evaluate as ev
-    from compare import warehouse as wh
     from compare.calibration import write_calibration
     from compare.pipeline import Scorer, load_run_catalogue
 
@@ -265,36 +249,14 @@ def evaluate(
         )
         outcome = ev.evaluate(gold, corpus, scorer, catalogue, extend=extend if with_reviews else None)
     except CompareError as exc:
-        _fail(exc)
-        return
-    notes = [
-        f"documents: {', '.join(outcome.documents)}",
-        "protocol: leave-one-document-out (each document judged by a calibration fitted on the others)",
-        f"models: {', '.join(settings.models)}",
-        *review_notes,
-    ]
-    if outcome.unlocated:
-        notes.append(f"labelled items not found among the clauses: {', '.join(outcome.unlocated)}")
-    markdown = ev.evaluation_markdown(outcome.metrics, catalogue, title="compare evaluation", notes=notes)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(markdown, encoding="utf-8")
-    evaluation_id = wh.new_run_id()
-    record = {
-        "evaluation_id": evaluation_id,
-        "evaluated_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
-        "gold": ", ".join(str(g) for g in gold),
-        "documents": ",".join(outcome.documents),
-        "models": ",".join(settings.models),
-        "protocol": "leave-one-document-out" + (", label files and expert reviews" if with_reviews else ""),
-        **outcome.metrics.as_dict(),
-        "calibration": outcome.calibration.as_record(),
-    }
+        fail(exc)
+    ev.write_figures(out, outcome, catalogue, settings.models, review_notes)
     try:  # a warehouse another process holds open read-write is waited for, then named
-        with wh.snapshot(settings.warehouse, wait=wh.LOCK_WAIT_S) as con:
-            wh.write_evaluation(con, record, outcome.metrics.per_measure)
+        evaluation_id = ev.record_evaluation(
+            settings.warehouse, outcome, gold, settings.models, with_reviews=with_reviews
+        )
     except CompareError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     m = outcome.metrics
     console.print(
         f"items {m.items} (located {m.located}); clause top-1 {m.top1:.3f}, top-3 {m.top3:.3f}, "
@@ -332,8 +294,7 @@ def catalogue_build(
             raise CompareError(f"{seed}: seed file not found")
         catalogue = parse_seed(seed.read_text(encoding="utf-8"), source_name=seed.name)
     except CompareError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     write_catalogue(catalogue, out)
     console.print(f"{out}: {len(catalogue)} measures ({catalogue.ids[0]} … {catalogue.ids[-1]})")
 
@@ -363,8 +324,8 @@ def main() -> None:
     try:
         app()
     except CompareError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        sys.exit(2)
+        print_error(str(exc))
+        sys.exit(EXIT_REFUSED)
     except Interrupted as stopped:  # Ctrl-C or SIGTERM during a run: one line, 130 or 143
         print(stopped, file=sys.stderr, flush=True)
         sys.exit(stopped.exit_code)

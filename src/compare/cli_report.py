@@ -5,21 +5,17 @@ Registered on the main ``compare`` app in ``compare.cli``.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from compare.cli_console import console, fail
 from compare.errors import CompareError
 from compare.settings import PROJECT_ROOT, Settings, setting_help
 
 #: Where reports go by default: ``reports/`` in the project.
 DEFAULT_REPORT_DIR = Path("reports") if Path.cwd().resolve() == PROJECT_ROOT else PROJECT_ROOT / "reports"
-#: Width used when output is not a terminal (logs, CI).
-PIPE_WIDTH = 150
-console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
 
 
 def report(
@@ -50,8 +46,7 @@ def report(
         output_folder(out, create=False)
         files = write_report(settings.warehouse, out, pdf=pdf)
     except CompareError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        fail(exc)
     console.print(
         f"report of {files.documents} documents: {files.html}" + (f"  {files.pdf}" if files.pdf else "")
     )

@@ -5,31 +5,21 @@ Registered on the main ``compare`` app in ``compare.cli``; see docs/review.md.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from compare.cli_console import console, fail
 from compare.errors import CompareError
 from compare.settings import Settings, setting_help
-
-#: Width used when output is not a terminal (logs, CI).
-PIPE_WIDTH = 150
-console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
 
 review_app = typer.Typer(
     help="Expert review: export a workbook of coverage cells, import the verdicts.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-
-
-def _fail(exc: CompareError) -> None:
-    console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
-    raise typer.Exit(2)
 
 
 @review_app.command("export")
@@ -58,8 +48,7 @@ def export(
         output_file(out)
         path, documents = export_workbook(settings.warehouse, out, skip_reviewed=skip_reviewed)
     except CompareError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     cells = sum(len(d.cells) for d in documents)
     reviewed = sum(d.reviewed for d in documents)
     console.print(f"{path}: {len(documents)} documents, {cells} cells ({reviewed} already reviewed)")
@@ -100,8 +89,7 @@ def import_(
             max_rows=settings.review_max_rows,
         )
     except CompareError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     for note in result.notes:
         console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(result.verdicts.items())) or "none"

@@ -5,20 +5,16 @@ Registered on the main ``compare`` app in ``compare.cli``; see docs/scale.md.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from compare.cli_console import console, fail
 from compare.errors import CompareError
 from compare.settings import Settings, library_env, setting_help
 
-#: Width used when output is not a terminal (logs, CI).
-PIPE_WIDTH = 150
-console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
 DEFAULT_SEED = 2015
 DEFAULT_WORKERS = 2
 #: Documents per task (compare.staging.DEFAULT_BATCH_SIZE; not imported here, to keep `compare --help` fast).
@@ -31,11 +27,6 @@ scale_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-
-
-def _fail(exc: CompareError) -> None:
-    console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
-    raise typer.Exit(2)
 
 
 @scale_app.command("generate")
@@ -60,8 +51,7 @@ def generate(
     try:
         result = synthetic.generate(out, documents, seed, jobs=jobs, font=str(font) if font else None)
     except CompareError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     console.print(
         f"{result.folder}: {result.documents} documents (seed {seed}; drawn {result.rendered}, kept {result.reused}) "
         f"in {result.seconds:.1f} s",
@@ -135,8 +125,7 @@ def run(
                 "SELECT status, count(*) FROM coverage GROUP BY status ORDER BY status"
             ).fetchall()
     except CompareError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     staged = summary.timings.get("stage", 0.0)
     rate = (
         f"{summary.n_processed / staged:.2f} documents/s staged"

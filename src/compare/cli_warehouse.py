@@ -9,46 +9,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
+from compare.cli_console import console, fail, frame_table
 from compare.errors import CompareError, SettingsError
-from compare.safe_text import printable
 from compare.settings import Settings, library_env, setting_help
 
-#: Width used when output is not a terminal (logs, CI), so tables are not cut.
-PIPE_WIDTH = 150
-#: Characters of a cell shown in a terminal table (``--format csv`` or ``json`` shows all).
-MAX_CELL = 80
 QUERY_FORMATS = ("table", "csv", "json")
 WAREHOUSE_HELP = f"DuckDB warehouse file {setting_help('warehouse')}."
-console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
-
-
-def _fail(exc: CompareError) -> None:
-    console.print(f"[red]error:[/red] {escape(printable(str(exc)))}", highlight=False)
-    raise typer.Exit(2)
-
-
-def _cell(value: Any) -> Text:
-    """A value as plain text for a terminal: no markup, no control character (see ``safe_text``)."""
-    text = "" if value is None or (isinstance(value, float) and value != value) else printable(str(value))
-    return Text(text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…")
-
-
-def frame_table(frame: Any, title: str | None = None) -> Table:
-    """A rich table of a DataFrame; cells are shown as plain text, never read as rich markup."""
-    table = Table(title=title)
-    for column in frame.columns:
-        table.add_column(_cell(column))
-    for row in frame.itertuples(index=False):
-        table.add_row(*(_cell(v) for v in row))
-    return table
 
 
 def status(
@@ -65,8 +35,7 @@ def status(
         path = Settings.from_env(warehouse=warehouse).warehouse
         state = warehouse_status(path, recent=runs)
     except CompareError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     console.print(f"warehouse: {path}")
     console.print(frame_table(state.documents, title="Documents by status"))
     console.print(frame_table(state.runs, title=f"Last {len(state.runs)} runs"))
@@ -113,8 +82,7 @@ def export(
                 path, out, fmt=fmt, tables=names, progress=lambda _: progress.advance(bar)
             )
     except CompareError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     for path in written:
         console.print(f"{path}  ({path.stat().st_size:,} bytes)")
 
@@ -155,8 +123,7 @@ def query(
             settings.warehouse, sql, limit=limit, limits=exporting.QueryLimits.from_settings(settings)
         )
     except CompareError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     if fmt == "csv":
         sys.stdout.write(exporting.csv_text(result.frame))
     elif fmt == "json":
@@ -207,7 +174,7 @@ def serve(
         console.print(f"serving compare-run/{name} on {cron!r} ({timezone}); parameters: {parameters}")
         serving.serve(cron, parameters, name=name, timezone=timezone)
     except CompareError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 def register(app: typer.Typer) -> None:

@@ -16,21 +16,24 @@ the others.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from compare import warehouse
 from compare.calibration import Calibration
 from compare.catalogue import Catalogue
 from compare.errors import LabelError
 from compare.exemplars import ExemplarBank, exemplar_channels
 from compare.labels import LabelledItem, label_files, pdf_for, read_labels
-from compare.match import MATCHABLE_KINDS, Thresholds, coverage
+from compare.match import MATCHABLE_KINDS, Thresholds, coverage, fused_scores
 from compare.normalize import for_matching
 from compare.pipeline import Scorer, parse_document
 from compare.records import Clause, CoverageCell, CoverageStatus, ParsedDocument
@@ -128,13 +131,9 @@ class LabelledDocument:
     def matchable_rows(self) -> list[int]:
         return [i for i, c in enumerate(self.doc.clauses) if c.kind in MATCHABLE_KINDS]
 
-
-def _fused(doc: LabelledDocument, weights: dict[str, float]) -> np.ndarray:
-    n = len(doc.doc.clauses)
-    total = np.zeros((n, next(iter(doc.channels.values())).shape[1]), dtype=np.float64)
-    for name, weight in weights.items():
-        total += weight * doc.channels[name]
-    return total
+    def fused(self, weights: Mapping[str, float]) -> np.ndarray:
+        """clause x measure fused scores under these weights, as a run computes them."""
+        return fused_scores(self.channels, weights)
 
 
 def fit_weights(docs: Sequence[LabelledDocument], channel_names: Sequence[str]) -> dict[str, float]:
@@ -190,7 +189,7 @@ def _non_negative_coefficients(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def cell_scores(doc: LabelledDocument, weights: dict[str, float]) -> np.ndarray:
     """Per measure, the best fused score of any matchable clause of the document."""
     rows = doc.matchable_rows()
-    fused = _fused(doc, weights)
+    fused = doc.fused(weights)
     if not rows:
         return np.full(fused.shape[1], -np.inf)
     return fused[rows].max(axis=0)
@@ -239,7 +238,7 @@ def _item_best(doc: LabelledDocument, fused: np.ndarray, item_index: int) -> np.
 def _fit_clause_threshold(docs: Sequence[LabelledDocument], weights: dict[str, float]) -> float:
     values, is_none = [], []
     for doc in docs:
-        fused = _fused(doc, weights)
+        fused = doc.fused(weights)
         for item_index, item in enumerate(doc.items):
             best = _item_best(doc, fused, item_index)
             if best is not None:
@@ -289,7 +288,7 @@ def judge(
     per_measure: dict[str, list[int]] = {m: [0, 0, 0] for m in measure_ids}
     for doc, calibration in zip(docs, calibrations, strict=True):
         weights, thresholds = calibration.weights, calibration.thresholds
-        fused = _fused(doc, weights)
+        fused = doc.fused(weights)
         for item_index, item in enumerate(doc.items):
             items += 1
             best = _item_best(doc, fused, item_index)
@@ -369,7 +368,7 @@ class DocumentOutcome:
 def document_outcome(
     doc: LabelledDocument, calibration: Calibration, measure_ids: Sequence[str]
 ) -> DocumentOutcome:
-    fused = _fused(doc, calibration.weights).astype(np.float32)
+    fused = doc.fused(calibration.weights)
     clauses = doc.doc.clauses
     cells = coverage([doc.doc.doc_id], clauses, fused, measure_ids, calibration.thresholds)
     best = fused.max(axis=1) if fused.size else np.zeros(len(clauses), dtype=np.float32)
@@ -627,3 +626,61 @@ def evaluate(
         },
     )
     return Outcome(metrics=metrics, calibration=final, documents=names, unlocated=tuple(unlocated))
+
+
+#: How the figures are obtained, as the figures and the evaluations table say.
+PROTOCOL = "leave-one-document-out"
+#: Added to the protocol when the warehouse's expert reviews count as labels.
+WITH_REVIEWS_PROTOCOL = ", label files and expert reviews"
+FIGURES_TITLE = "compare evaluation"
+
+
+def write_figures(
+    path: Path, outcome: Outcome, catalogue: Catalogue, models: Sequence[str], notes: Sequence[str] = ()
+) -> Path:
+    """The figures as markdown in ``path``: documents, protocol and models, ``notes``, then the tables."""
+    lines = [
+        f"documents: {', '.join(outcome.documents)}",
+        f"protocol: {PROTOCOL} (each document judged by a calibration fitted on the others)",
+        f"models: {', '.join(models)}",
+        *notes,
+    ]
+    if outcome.unlocated:
+        lines.append(f"labelled items not found among the clauses: {', '.join(outcome.unlocated)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    markdown = evaluation_markdown(outcome.metrics, catalogue, title=FIGURES_TITLE, notes=lines)
+    path.write_text(markdown, encoding="utf-8")
+    return path
+
+
+def evaluation_record(
+    outcome: Outcome,
+    evaluation_id: str,
+    gold: Sequence[Path],
+    models: Sequence[str],
+    *,
+    with_reviews: bool,
+    evaluated_at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """The ``evaluations`` row: what was judged and how, the figures, and the calibration fitted on all."""
+    return {
+        "evaluation_id": evaluation_id,
+        "evaluated_at": evaluated_at or dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        "gold": ", ".join(str(g) for g in gold),
+        "documents": ",".join(outcome.documents),
+        "models": ",".join(models),
+        "protocol": PROTOCOL + (WITH_REVIEWS_PROTOCOL if with_reviews else ""),
+        **outcome.metrics.as_dict(),
+        "calibration": outcome.calibration.as_record(),
+    }
+
+
+def record_evaluation(
+    warehouse_path: Path, outcome: Outcome, gold: Sequence[Path], models: Sequence[str], *, with_reviews: bool
+) -> str:
+    """Store the figures in the warehouse (a writer that holds it is waited for, then named); their id."""
+    evaluation_id = warehouse.new_run_id()
+    record = evaluation_record(outcome, evaluation_id, gold, models, with_reviews=with_reviews)
+    with warehouse.snapshot(warehouse_path, wait=warehouse.LOCK_WAIT_S) as con:
+        warehouse.write_evaluation(con, record, outcome.metrics.per_measure)
+    return evaluation_id

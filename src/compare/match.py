@@ -135,6 +135,24 @@ def lexical(clause_texts: Sequence[str], catalogue: Catalogue) -> np.ndarray:
     return result
 
 
+def fused_scores(channels: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:
+    """clause x measure fused scores: the weighted sum of the channels, in float32.
+
+    The one place scores are fused: runs, calibration, evaluation and the review simulation all
+    call it, so thresholds are fitted on the very numbers runs compare with them. The channels
+    are added in the order of ``weights``, each as ``weight * channel`` in float32.
+    """
+    missing = set(weights) - set(channels)
+    if missing:
+        raise ValueError(f"fusion weights name channels that were not scored: {sorted(missing)}")
+    if not channels:
+        raise ValueError("no channel was scored; there is nothing to fuse")
+    total = np.zeros(next(iter(channels.values())).shape, dtype=np.float32)
+    for name, weight in weights.items():
+        total += weight * channels[name]
+    return total
+
+
 @dataclass(frozen=True)
 class Fusion:
     """How channels combine: a weight per channel (semantic channels are named by model spec)."""
@@ -142,11 +160,7 @@ class Fusion:
     weights: Mapping[str, float]
 
     def fused(self, channels: Mapping[str, np.ndarray]) -> np.ndarray:
-        missing = set(self.weights) - set(channels)
-        if missing:
-            raise ValueError(f"fusion weights name channels that were not scored: {sorted(missing)}")
-        total = sum(self.weights[name] * channels[name] for name in self.weights)
-        return np.asarray(total, dtype=np.float32)
+        return fused_scores(channels, self.weights)
 
 
 def top_matches(

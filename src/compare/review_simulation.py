@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from compare.calibration import Calibration
-from compare.evaluate import LabelledDocument, Metrics, _fused, calibrate, judge
+from compare.evaluate import LabelledDocument, Metrics, calibrate, judge
 from compare.match import MATCHABLE_KINDS
 from compare.records import CoverageStatus
 from compare.review import REASSIGNED, ChannelScale, Verdict, priority
@@ -59,7 +59,7 @@ def channel_scale(docs: Sequence[LabelledDocument], weights: dict[str, float]) -
         rows = doc.matchable_rows()
         if not rows:
             continue
-        fused = _fused(doc, weights)[rows]
+        fused = doc.fused(weights)[rows]
         top = np.argsort(-fused, axis=1, kind="stable")[:, :REFERENCE_TOP_K]
         for name, values in doc.channels.items():
             samples.setdefault(name, []).append(np.take_along_axis(values[rows], top, axis=1).ravel())
@@ -68,7 +68,7 @@ def channel_scale(docs: Sequence[LabelledDocument], weights: dict[str, float]) -
 
 def cell_priorities(doc: LabelledDocument, calibration: Calibration, scale: ChannelScale) -> np.ndarray:
     """Review priority of each of the document's cells under a calibration."""
-    fused = _fused(doc, calibration.weights)
+    fused = doc.fused(calibration.weights)
     best, scores = _best_rows(doc, fused)
     result = np.zeros(len(doc.measure_ids))
     for j in range(len(doc.measure_ids)):
@@ -174,7 +174,7 @@ def run_fold(
                 batch = [c for c in random_queue if c not in done][:need]
             for cell in batch:
                 doc = pool[cell.doc]
-                fused = _fused(doc, calibration.weights)
+                fused = doc.fused(calibration.weights)
                 _, scores = _best_rows(doc, fused)
                 machine_covered = bool(scores[cell.measure] >= calibration.thresholds.covered)
                 errors += machine_covered != (measure_ids[cell.measure] in doc.gold_cells)
