@@ -215,6 +215,36 @@ def test_failed_documents_are_listed_not_counted(tmp_path, synthetic):
     assert "broken.pdf: not a PDF file" in _section(report_html(data), "method")
 
 
+def test_documents_and_cells_are_those_of_the_researcher_views(tmp_path, synthetic):
+    tables = synthetic.load_tables(SAMPLE_TABLES)
+    documents = tables["documents"].copy()
+    documents.loc[0, "status"] = "withdrawn"
+    documents.loc[1, ["relevance", "relevance_reasons"]] = ["off_topic", "no plan parts"]
+    tables["documents"] = documents
+    path = synthetic.write_warehouse(tables, tmp_path / "w.duckdb")
+    data = rd.report_data(path)
+    with duckdb.connect(str(path), read_only=True) as con:
+        shown = {
+            r[0]
+            for r in con.execute(
+                "SELECT doc_id FROM current_documents WHERE status = 'ok' AND in_matrix"
+            ).fetchall()
+        }
+        cells = con.execute(
+            "SELECT count(*) FROM coverage_by_document JOIN current_documents d USING (doc_id) WHERE d.status = 'ok'"
+        ).fetchone()[0]
+    assert set(data.documents["doc_id"]) == shown and len(shown) == SAMPLE_DOCUMENTS - 2
+    assert len(data.coverage) == cells == len(shown) * MEASURES
+    # the off-topic document is listed with its verdict; the withdrawn one is not in the report at all
+    off_topic = documents.loc[1, "file_name"]
+    assert list(data.failed["file_name"]) == [off_topic] and list(data.failed["status"]) == ["off_topic"]
+    page = report_html(data)
+    assert rd.doc_anchor(documents.loc[0, "doc_id"]) not in page
+    left_out = page[page.index('id="failed"') :]
+    left_out = left_out[: left_out.index("</table>")]
+    assert documents.loc[0, "file_name"] not in left_out and off_topic in left_out
+
+
 def test_missing_or_empty_warehouse_names_the_file(tmp_path):
     with pytest.raises(WarehouseError, match=r"nowhere\.duckdb: no warehouse yet"):
         rd.report_data(tmp_path / "nowhere.duckdb")

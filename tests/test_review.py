@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
@@ -193,6 +194,19 @@ def test_cli_export_and_import(loop, tmp_path):
         app, ["review", "export", "--warehouse", str(path), "--out", str(skipped), "--skip-reviewed"]
     )
     assert first["cell_key"] not in {r["cell_key"] for r in sheet_rows(skipped, sheet)}
+
+
+def test_a_warehouse_whose_views_predate_the_review_is_told_to_refresh_them(loop, tmp_path):
+    _, path = loop
+    with duckdb.connect(str(path)) as con:  # current_documents as published before it had sha256
+        con.execute(
+            "CREATE OR REPLACE VIEW current_documents AS SELECT doc_id, file_name, province, city, issuer, "
+            "doc_number, title, status FROM documents WHERE status <> 'withdrawn'"
+        )
+    with pytest.raises(
+        ReviewError, match=r"current_documents has no sha256 column .*run `compare run` to refresh"
+    ):
+        export_workbook(path, tmp_path / "round-1.xlsx")
 
 
 def test_review_commands_have_help_with_an_example():

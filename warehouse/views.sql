@@ -67,7 +67,8 @@ SELECT d.doc_id,
        d.relevance,
        d.relevance_reasons,
        (a.file_name IS NOT NULL) AS accepted,
-       (d.relevance IS DISTINCT FROM 'off_topic' OR a.file_name IS NOT NULL) AS in_matrix
+       (d.relevance IS DISTINCT FROM 'off_topic' OR a.file_name IS NOT NULL) AS in_matrix,
+       d.sha256
 FROM documents d
 LEFT JOIN (SELECT DISTINCT file_name FROM accepted_documents) a USING (file_name)
 WHERE d.status <> 'withdrawn';
@@ -96,6 +97,7 @@ COMMENT ON COLUMN current_documents.relevance IS 'plan, related (another digital
 COMMENT ON COLUMN current_documents.relevance_reasons IS 'the signals behind the relevance verdict, in words';
 COMMENT ON COLUMN current_documents.accepted IS 'an off_topic document a user accepted into the coverage views (compare run --accept)';
 COMMENT ON COLUMN current_documents.in_matrix IS 'whether the document is in the coverage matrix and the views built on it (not off_topic, or accepted)';
+COMMENT ON COLUMN current_documents.sha256 IS 'full sha256 of the file''s bytes (doc_id is its first 16 hex)';
 
 CREATE OR REPLACE VIEW coverage_by_document AS
 SELECT d.doc_id,

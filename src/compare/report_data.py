@@ -6,6 +6,12 @@ counties, then national and ministry documents, then documents whose issuer was 
 their coverage cells with the evidence clause behind each, what each document adds beyond
 the national plan, its targets and departments, the runs that produced the cells and the
 figures that say how far the matching can be trusted. Nothing here formats or renders.
+
+Which documents count is the warehouse's word, not the report's: the documents come from the
+researcher view ``current_documents`` (withdrawn ones left out, ``in_matrix`` saying whether a
+document is in the coverage matrix) and the cells from ``coverage_by_document``
+(warehouse/views.sql). The report shows those read without error (status ok); the rest are
+listed with their message.
 """
 
 from __future__ import annotations
@@ -84,18 +90,12 @@ ISSUER_GROUPS: tuple[IssuerGroup, ...] = (
 )
 _GROUP_OF_LEVEL = {level: group for group in ISSUER_GROUPS for level in group.levels}
 _GROUP_KEYS = {group.key: group for group in ISSUER_GROUPS}
-#: The warehouse's classification of issuers (a macro of warehouse/views.sql) ...
-ISSUER_LEVEL_SQL = "issuer_level(level, province, city, issuer, title, doc_number)"
-#: ... and what stands for it in a warehouse written before the macro: the level read from the
-#: document only (a document with no place read is then in the group of unidentified issuers).
-ISSUER_LEVEL_FALLBACK_SQL = (
-    "CASE level WHEN 'province' THEN 'provincial' WHEN 'city' THEN 'city' WHEN 'county' THEN 'county' "
-    f"ELSE '{UNKNOWN_LEVEL}' END"
-)
 #: Where the evaluation figures come from when ``compare evaluate`` has not written any.
 CALIBRATION_METRICS_KEY = "leave_one_document_out"
-#: Tables the report cannot do without.
+#: Tables the report cannot do without ...
 REQUIRED_TABLES = ("runs", "national_measures", "documents", "clauses", "coverage", "clause_decisions")
+#: ... and the researcher views (warehouse/views.sql) it reads the documents and cells from.
+REQUIRED_VIEWS = ("current_documents", "coverage_by_document")
 
 MEASURES_SQL = """
 SELECT measure_id, part, section_no, measure_no, section_id, section_title_en, section_title_zh,
@@ -104,18 +104,14 @@ FROM national_measures
 ORDER BY part, section_no, measure_no
 """
 DOCUMENTS_SQL = """
-SELECT doc_id, file_name, province, city, level, {issuer_level} AS issuer_level, title, issuer, doc_number,
+SELECT doc_id, file_name, province, city, level, issuer_level, title, issuer, doc_number,
        issue_date, script, ocr_used, page_count, n_clauses, status, message, run_id,
-       relevance, relevance_reasons, {accepted} AS accepted
-FROM documents
+       relevance, relevance_reasons, accepted, in_matrix
+FROM current_documents
 """
-#: Whether a document was accepted into the coverage views (older warehouses have no such table).
-ACCEPTED_SQL = "file_name IN (SELECT file_name FROM accepted_documents)"
-MACRO_SQL = "SELECT count(*) FROM duckdb_functions() WHERE function_name = ? AND function_type = 'macro'"
 COVERAGE_SQL = """
-SELECT c.doc_id, c.measure_id, c.status, c.score, c.evidence_clause_id, c.run_id
-FROM coverage c JOIN documents d USING (doc_id)
-WHERE d.status = 'ok'
+SELECT doc_id, measure_id, status, score, evidence_clause_id, run_id
+FROM coverage_by_document
 """
 #: Measure items that implement no national measure: what a document adds beyond the national plan.
 ADDITIONS_SQL = """
@@ -317,12 +313,6 @@ def _evaluation(
     )
 
 
-def _issuer_level_sql(con: duckdb.DuckDBPyConnection) -> str:
-    """The warehouse's issuer classification, or the fallback for a warehouse written before it."""
-    (count,) = con.execute(MACRO_SQL, ["issuer_level"]).fetchone() or (0,)
-    return ISSUER_LEVEL_SQL if count else ISSUER_LEVEL_FALLBACK_SQL
-
-
 def _check_tables(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     missing = [t for t in REQUIRED_TABLES if t not in present]
@@ -330,15 +320,30 @@ def _check_tables(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         raise WarehouseError(
             f"{path}: not a compare warehouse (missing tables: {', '.join(missing)}); run `compare run` first"
         )
+    views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+    if missing := [v for v in REQUIRED_VIEWS if v not in views]:
+        raise WarehouseError(
+            f"{path}: the warehouse has no {', '.join(missing)} view; run `compare run` to create its views"
+        )
+
+
+def _in_catalogue_order(coverage: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
+    """The cells by document, then in the catalogue's order of measures (as a document lists what
+    a clause is evidence for)."""
+    position = {m: i for i, m in enumerate(measures["measure_id"])}
+    order = coverage.assign(_position=coverage["measure_id"].map(position))
+    return (
+        order.sort_values(["doc_id", "_position"], kind="stable")
+        .drop(columns="_position")
+        .reset_index(drop=True)
+    )
 
 
 def _off_topic_as_left_out(documents: pd.DataFrame) -> pd.DataFrame:
-    """Off-topic documents (not accepted) leave the figures: listed with the documents not read,
-    their verdict as the status and its reasons as the message."""
+    """Documents out of the coverage matrix (off topic, not accepted) leave the figures: listed
+    with the documents not read, their verdict as the status and its reasons as the message."""
     docs = documents.copy()
-    left_out = (
-        docs["status"].eq(OK_STATUS) & docs["relevance"].eq(OFF_TOPIC) & ~docs["accepted"].fillna(False)
-    )
+    left_out = docs["status"].eq(OK_STATUS) & ~docs.pop("in_matrix").astype(bool)
     docs.loc[left_out, "status"] = OFF_TOPIC
     docs.loc[left_out, "message"] = [
         f"{name}: not an Internet Plus plan ({reasons}); accept it with compare run --accept {name}"
@@ -361,15 +366,10 @@ def report_data(path: Path) -> ReportData:
         runs = con.execute(RUNS_SQL).df()
         if runs.empty:
             raise WarehouseError(f"{path}: no run recorded in the runs table; run `compare run` first")
-        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        accepted = ACCEPTED_SQL if "accepted_documents" in tables else "false"
-        documents = con.execute(
-            DOCUMENTS_SQL.format(issuer_level=_issuer_level_sql(con), accepted=accepted)
-        ).df()
-        documents = _off_topic_as_left_out(documents)
+        documents = _off_topic_as_left_out(con.execute(DOCUMENTS_SQL).df())
         coverage = reviewed_coverage(con, con.execute(COVERAGE_SQL).df())  # final status: a review wins
         ok = documents[documents["status"].eq(OK_STATUS)]
-        coverage = coverage[coverage["doc_id"].isin(set(ok["doc_id"]))].reset_index(drop=True)
+        coverage = _in_catalogue_order(coverage[coverage["doc_id"].isin(set(ok["doc_id"]))], measures)
         docs = _ordered_documents(ok, coverage, len(measures))
         failed = documents[~documents["status"].eq(OK_STATUS)].sort_values("file_name").reset_index(drop=True)
         ok_ids = set(docs["doc_id"])

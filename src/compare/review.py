@@ -264,21 +264,30 @@ def cell_key(doc_id: str, measure_id: str) -> str:
 
 
 _KINDS = ", ".join(f"'{k}'" for k in sorted(MATCHABLE_KINDS))
-DOCUMENTS_SQL = """
+#: The documents reviewed: those of the researcher view ``current_documents`` (warehouse/views.sql:
+#: withdrawn files left out) read without error. Off-topic ones are among them: they have cells,
+#: which only the coverage views leave out.
+REVIEWED_DOCUMENTS = "(SELECT * FROM current_documents WHERE status = 'ok')"
+#: The tables and views the review reads.
+REVIEW_SOURCES = frozenset(
+    {"current_documents", "coverage", "matches", "clauses", "national_measures", "runs"}
+)
+#: Columns of ``current_documents`` the review reads beyond those every published warehouse has had.
+REVIEWED_COLUMNS = ("sha256",)
+DOCUMENTS_SQL = f"""
 SELECT doc_id, file_name, sha256, province, city, issuer, doc_number, title
-FROM documents WHERE status = 'ok' ORDER BY file_name
+FROM {REVIEWED_DOCUMENTS} ORDER BY file_name
 """
-CELLS_SQL = """
+CELLS_SQL = f"""
 SELECT c.doc_id, c.measure_id, n.section_title_zh, n.title_en, c.status, c.score,
        c.evidence_clause_id, c.run_id
-FROM coverage c JOIN documents d USING (doc_id) JOIN national_measures n USING (measure_id)
-WHERE d.status = 'ok'
+FROM coverage c JOIN {REVIEWED_DOCUMENTS} d USING (doc_id) JOIN national_measures n USING (measure_id)
 """
 #: The best clauses of each cell from the stored matches (a clause keeps only its top-k measures).
 CANDIDATES_SQL = f"""
 SELECT k.doc_id, m.measure_id, m.clause_id, m.score, m.channel_scores, k.page, k.path, k.text
-FROM matches m JOIN clauses k USING (clause_id) JOIN documents d ON d.doc_id = k.doc_id
-WHERE d.status = 'ok' AND k.kind IN ({_KINDS})
+FROM matches m JOIN clauses k USING (clause_id) JOIN {REVIEWED_DOCUMENTS} d ON d.doc_id = k.doc_id
+WHERE k.kind IN ({_KINDS})
 QUALIFY row_number() OVER (PARTITION BY k.doc_id, m.measure_id ORDER BY m.score DESC, m.clause_id)
         <= {EVIDENCE_SHOWN}
 """
@@ -294,6 +303,22 @@ def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
         "SELECT table_name FROM duckdb_tables() UNION SELECT view_name FROM duckdb_views()"
     ).fetchall()
     return {r[0] for r in rows}
+
+
+def _check_views(con: duckdb.DuckDBPyConnection) -> None:
+    """Refuse a warehouse whose researcher views predate the columns the review reads (every
+    run re-creates them)."""
+    present = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'current_documents'"
+        ).fetchall()
+    }
+    if missing := [c for c in REVIEWED_COLUMNS if c not in present]:
+        raise ReviewError(
+            f"the warehouse's view current_documents has no {', '.join(missing)} column (written by an "
+            "older compare); run `compare run` to refresh its views"
+        )
 
 
 def run_calibrations(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[float, dict[str, float]]]:
@@ -313,7 +338,7 @@ def channel_scale(con: duckdb.DuckDBPyConnection) -> ChannelScale:
     rows = con.execute(
         "SELECT key, list(value) FROM (SELECT unnest(map_keys(channel_scores)) AS key, "
         "unnest(map_values(channel_scores)) AS value FROM matches m JOIN clauses k USING (clause_id) "
-        "JOIN documents d ON d.doc_id = k.doc_id WHERE d.status = 'ok') GROUP BY key"
+        f"JOIN {REVIEWED_DOCUMENTS} d ON d.doc_id = k.doc_id) GROUP BY key"
     ).fetchall()
     return ChannelScale.fit({key: values for key, values in rows})
 
@@ -329,9 +354,11 @@ def document_label(province: str | None, city: str | None, file_name: str, issue
 
 def review_documents(con: duckdb.DuckDBPyConnection) -> list[ReviewDocument]:
     """Every ok document of the warehouse with its cells to review, highest priority first."""
-    missing = {"documents", "coverage", "matches", "clauses", "national_measures", "runs"} - _tables(con)
-    if missing:
-        raise ReviewError(f"the warehouse has no {', '.join(sorted(missing))} table; run `compare run` first")
+    if missing := REVIEW_SOURCES - _tables(con):
+        raise ReviewError(
+            f"the warehouse has no {', '.join(sorted(missing))} table or view; run `compare run` first"
+        )
+    _check_views(con)
     calibrations = run_calibrations(con)
     scale = channel_scale(con)
     candidates: dict[tuple[str, str], list[tuple]] = {}

@@ -7,7 +7,8 @@ transaction inside one warehouse snapshot. Each problem names the sheet and row:
 - a malformed row: a cell key that does not match its doc_id and measure_id, an unknown
   verdict, a machine status or score that is not one, a clause that is not in the document,
   no reviewer (neither in the row nor ``--reviewer``);
-- unknown ids: a measure that is not national, a document the warehouse never held;
+- unknown ids: a measure that is not national, a document neither current in the warehouse nor
+  in the workbook's export record;
 - a cell that no longer exists: its document's file changed or left the corpus since the export;
 - conflicting verdicts: the same cell given different verdicts in the same workbook.
 
@@ -38,7 +39,7 @@ import pandas as pd
 from compare import warehouse
 from compare.errors import ReviewError
 from compare.records import CoverageStatus
-from compare.review import REASSIGNED, Verdict, cell_key, parse_verdict
+from compare.review import REASSIGNED, REVIEWED_DOCUMENTS, Verdict, cell_key, parse_verdict
 from compare.review_workbook import DOCUMENT_KEY, SheetRow, WorkbookRows, read_workbook
 from compare.settings import DEFAULT_REVIEW_MAX_BYTES, DEFAULT_REVIEW_MAX_ROWS
 
@@ -84,8 +85,8 @@ def _text(value: Any) -> str:
 class _Warehouse:
     """What the checks need from the published warehouse."""
 
-    documents: dict[str, tuple[str, str, str]]  # doc_id -> file_name, sha256, status
-    current_by_name: dict[str, str]  # file_name -> doc_id of its current ok version
+    documents: dict[str, tuple[str, str, str]]  # current doc_id -> file_name, sha256, status
+    current_by_name: dict[str, str]  # file_name -> doc_id of its version a workbook would show
     measures: frozenset[str]
     cells: set[tuple[str, str]]
     clauses: dict[str, str]  # clause_id -> text, for the documents in the workbook
@@ -94,9 +95,9 @@ class _Warehouse:
     def read(cls, con: duckdb.DuckDBPyConnection, doc_ids: set[str]) -> _Warehouse:
         documents = {
             r[0]: r[1:]
-            for r in con.execute("SELECT doc_id, file_name, sha256, status FROM documents").fetchall()
+            for r in con.execute("SELECT doc_id, file_name, sha256, status FROM current_documents").fetchall()
         }
-        current = {f: d for d, (f, _, s) in documents.items() if s == "ok"}
+        current = dict(con.execute(f"SELECT file_name, doc_id FROM {REVIEWED_DOCUMENTS}").fetchall())
         measures = frozenset(r[0] for r in con.execute("SELECT measure_id FROM national_measures").fetchall())
         ids = pd.DataFrame({"doc_id": sorted(doc_ids) or [""]})
         con.register("_review_docs", ids)
@@ -192,7 +193,8 @@ def _check_row(
     file_name, _, doc_status = store.documents.get(doc_id, (exported.get(doc_id), "", "gone"))
     if file_name is None:
         problems.append(
-            f"{row.where}: unknown document {doc_id!r}: neither the warehouse nor the workbook's export record has it"
+            f"{row.where}: unknown document {doc_id!r}: neither the warehouse's current documents nor the "
+            "workbook's export record has it"
         )
         return None
     if doc_status != "ok":
@@ -201,7 +203,7 @@ def _check_row(
             f"{file_name} changed since the export (now document {newer})"
             if newer
             else f"{file_name} left the corpus"
-            if doc_status in {"gone", "withdrawn"}
+            if doc_status == "gone"
             else f"{file_name} is {doc_status}"
         )
         problems.append(f"{row.where}: cell {key} no longer exists: {why}; export a new workbook")

@@ -13,16 +13,19 @@ from compare import warehouse
 from compare.errors import WarehouseError
 from compare.pipeline import RunSummary
 
+#: Per current document (the researcher views of warehouse/views.sql decide which documents are
+#: current and which are in the coverage matrix): its cells by status.
 COVERAGE_SQL = """
 SELECT d.file_name, d.province, d.city, d.doc_number, d.status, d.relevance,
        count(c.measure_id) FILTER (WHERE c.status = 'covered') AS covered,
        count(c.measure_id) FILTER (WHERE c.status = 'partial') AS partial,
        count(c.measure_id) FILTER (WHERE c.status = 'absent')  AS absent,
        round(100.0 * count(c.measure_id) FILTER (WHERE c.status = 'covered') / nullif(count(c.measure_id), 0), 1) AS covered_pct
-FROM current_documents d LEFT JOIN coverage c ON c.doc_id = d.doc_id AND d.in_matrix
+FROM current_documents d LEFT JOIN coverage_by_document c ON c.doc_id = d.doc_id
 GROUP BY ALL
 ORDER BY d.file_name
 """
+#: Every document the warehouse knows by status, withdrawn ones included: the raw table on purpose.
 DOCUMENT_STATUS_SQL = (
     "SELECT status, count(*) AS documents FROM documents GROUP BY status ORDER BY documents DESC, status"
 )
