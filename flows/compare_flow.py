@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import math
 import re
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -40,13 +39,13 @@ from tqdm import tqdm
 
 from compare import pipeline, provenance
 from compare import summary as run_summary
-from compare.calibration import Calibration
 from compare.catalogue import Catalogue
 from compare.errors import CatalogueError, CorpusError, SettingsError
-from compare.pipeline import Plan, RunSummary, Scored, ScoringSetup, Step
+from compare.pipeline import Clock, PlannedRun, RunSummary, Scored, Step
 from compare.records import DocStatus, ParsedDocument
 from compare.report import committee_summary_markdown
 from compare.settings import DEFAULT_MODELS, DEFAULT_TOP_K, Settings
+from flows.parameters import run_settings
 
 #: Folder under the cache directory where parsed documents are persisted between runs.
 RESULTS_FOLDER = "prefect-results"
@@ -102,7 +101,7 @@ def load_catalogue(settings: Settings) -> Catalogue:
 )  # the warehouse may be briefly locked by a writing client
 def make_plan(
     settings: Settings, catalogue: Catalogue, force: bool, allow_empty_corpus: bool = False
-) -> tuple[Plan, ScoringSetup]:
+) -> PlannedRun:
     return pipeline.plan_run(settings, catalogue, force=force, allow_empty_corpus=allow_empty_corpus)
 
 
@@ -170,43 +169,34 @@ def extract_documents(files: list[str], results: str, refresh: bool = False) -> 
     return parse_all([local(f) for f in files], results, refresh)
 
 
+def extract(
+    paths: Sequence[Path], results: Path, workers: int, refresh: bool = False
+) -> list[ParsedDocument]:
+    """Parse the files: in a process pool when ``use_processes`` says so, else one at a time in
+    the flow's task runner; each parse task's result is persisted under ``results``."""
+    if use_processes(workers, len(paths)):
+        pool: Any = ProcessPoolTaskRunner(max_workers=min(workers, len(paths)))
+        return extract_documents.with_options(task_runner=pool)(
+            [portable(p) for p in paths], str(results), refresh
+        )
+    return parse_all(list(paths), str(results), refresh) if paths else []
+
+
 def use_processes(workers: int, n_files: int) -> bool:
     """Whether parsing goes to a process pool: ``workers`` > 1 and enough files to repay starting it."""
     return workers > 1 and n_files >= MIN_FILES_FOR_PROCESSES
 
 
 @task(name="score")
-def score(
-    settings: Settings, catalogue: Catalogue, docs: list[ParsedDocument]
-) -> tuple[Scored, str | None, Calibration | None]:
-    return pipeline.score_documents(settings, catalogue, docs)
+def score(planned: PlannedRun, docs: list[ParsedDocument]) -> Scored:
+    return pipeline.score_documents(planned, docs)
 
 
 @task(
     name="publish", retries=2, retry_delay_seconds=10
 )  # all or nothing: a failed publish left nothing behind
-def publish(
-    settings: Settings,
-    catalogue: Catalogue,
-    run_plan: Plan,
-    docs: list[ParsedDocument],
-    scored: tuple[Scored, str | None, Calibration | None],
-    setup: ScoringSetup,
-    timings: dict[str, float],
-    started: float,
-) -> RunSummary:
-    result, method, calibration = scored
-    return pipeline.publish(
-        settings,
-        catalogue,
-        run_plan,
-        docs,
-        result,
-        method,
-        calibration or setup.calibration,
-        timings,
-        started,
-    )
+def publish(planned: PlannedRun, docs: list[ParsedDocument], scored: Scored, clock: Clock) -> RunSummary:
+    return pipeline.publish(planned, docs, scored, clock)
 
 
 def _records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -240,35 +230,17 @@ def compare_run(
     ``accept``: files to keep in the coverage views whatever their relevance verdict (added to
     the ``accept`` setting; kept for later runs).
     """
-    settings = Settings.from_env(
-        corpus=corpus,
-        warehouse=warehouse_path,
-        models=models,
-        top_k=top_k,
-        catalogue=catalogue,
-        calibration=calibration,
-    )
+    settings = run_settings(corpus, warehouse_path, models, top_k, catalogue, calibration)
     if accept:
         settings = settings.with_overrides(accept=[*settings.accept, *accept])
-    started = time.time()
-    timings: dict[str, float] = {}
-    tick = time.perf_counter()
-    national = load_catalogue(settings)
-    run_plan, setup = make_plan(settings, national, force, allow_empty_corpus)
-    timings["plan"] = time.perf_counter() - tick
-    tick = time.perf_counter()
-    docs: list[ParsedDocument] = []
-    paths, results = list(run_plan.to_process), str(settings.cache_dir / RESULTS_FOLDER)
-    if use_processes(workers, len(paths)):
-        pool: Any = ProcessPoolTaskRunner(max_workers=min(workers, len(paths)))
-        docs = extract_documents.with_options(task_runner=pool)([portable(p) for p in paths], results, force)
-    elif paths:
-        docs = parse_all(paths, results, force)
-    timings["extract"] = time.perf_counter() - tick
-    tick = time.perf_counter()
-    scored = score(settings, national, docs)
-    timings["score"] = time.perf_counter() - tick
-    summary = publish(settings, national, run_plan, docs, scored, setup, timings, started)
+    clock = Clock()
+    with clock.step("plan"):
+        planned = make_plan(settings, load_catalogue(settings), force, allow_empty_corpus)
+    with clock.step("extract"):
+        docs = extract(planned.plan.to_process, settings.cache_dir / RESULTS_FOLDER, workers, force)
+    with clock.step("score"):
+        scored = score(planned, docs)
+    summary = publish(planned, docs, scored, clock)
     return replace(summary, notes=summary.notes + tuple(leave_artifacts(summary)))
 
 

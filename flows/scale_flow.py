@@ -22,7 +22,6 @@ with ``workers=0``, this process alone. Each task body is one call into ``compar
 from __future__ import annotations
 
 import functools
-import time
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +36,10 @@ from tqdm import tqdm
 from compare import pipeline, staging
 from compare.catalogue import Catalogue
 from compare.errors import CatalogueError, CorpusError, SettingsError
-from compare.pipeline import Plan, RunSummary, ScoringSetup
+from compare.pipeline import Clock, PlannedRun, RunSummary
 from compare.settings import DEFAULT_MODELS, DEFAULT_TOP_K, Settings
 from compare.staging import Stage, StagedDocument
+from flows.parameters import run_settings
 
 #: Threads per Dask worker process: parallelism comes from processes (each scores single-threaded).
 THREADS_PER_WORKER = 1
@@ -163,13 +163,13 @@ def load_catalogue(settings: Settings) -> Catalogue:
 )
 def make_plan(
     settings: Settings, catalogue: Catalogue, force: bool, allow_empty_corpus: bool = False
-) -> tuple[Plan, ScoringSetup]:
-    return staging.plan_run(settings, catalogue, force=force, allow_empty_corpus=allow_empty_corpus)
+) -> PlannedRun:
+    return pipeline.plan_run(settings, catalogue, force=force, allow_empty_corpus=allow_empty_corpus)
 
 
 @task(name="prepare-staging", cache_policy=NO_CACHE)
-def prepare(settings: Settings, staging_dir: Path) -> Stage:
-    return staging.prepare(settings, staging_dir)
+def prepare(planned: PlannedRun, staging_dir: Path) -> Stage:
+    return staging.prepare(planned.settings, staging_dir, planned)
 
 
 @task(name="stage-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
@@ -217,17 +217,8 @@ def stage_all(
 
 
 @task(name="load-warehouse", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10)
-def load(
-    settings: Settings,
-    catalogue: Catalogue,
-    run_plan: Plan,
-    setup: ScoringSetup,
-    stage: Stage | None,
-    staged: list[StagedDocument],
-    timings: dict[str, float],
-    started: float,
-) -> RunSummary:
-    return staging.load(settings, catalogue, run_plan, setup, stage, staged, timings, started)
+def load(planned: PlannedRun, stage: Stage | None, staged: list[StagedDocument], clock: Clock) -> RunSummary:
+    return staging.load(planned, stage, staged, clock)
 
 
 @flow(name="compare-scale", log_prints=True)
@@ -248,30 +239,18 @@ def compare_scale(
 
     ``allow_empty_corpus``: let a corpus folder with no PDF mark every document withdrawn.
     """
-    settings = Settings.from_env(
-        corpus=corpus,
-        warehouse=warehouse_path,
-        models=models,
-        top_k=top_k,
-        catalogue=catalogue,
-        calibration=calibration,
-    )
+    settings = run_settings(corpus, warehouse_path, models, top_k, catalogue, calibration)
     folder = Path(staging_dir) if staging_dir else staging.default_staging(settings)
-    started = time.time()
-    timings: dict[str, float] = {}
-    tick = time.perf_counter()
-    national = load_catalogue(settings)
-    run_plan, setup = make_plan(settings, national, force, allow_empty_corpus)
-    timings["plan"] = time.perf_counter() - tick
-    tick = time.perf_counter()
+    clock = Clock()
+    with clock.step("plan"):
+        planned = make_plan(settings, load_catalogue(settings), force, allow_empty_corpus)
     stage, staged = None, []
-    if run_plan.to_process:
-        stage = prepare.submit(settings, folder).result()
-        staged = stage_all(
-            settings, stage, staging.batches(run_plan.to_process, batch_size), force, in_flight
-        )
-    timings["stage"] = time.perf_counter() - tick
-    summary = load(settings, national, run_plan, setup, stage, staged, timings, started)
+    with clock.step("stage"):
+        if planned.plan.to_process:
+            stage = prepare.submit(planned, folder).result()
+            work = staging.batches(planned.plan.to_process, batch_size)
+            staged = stage_all(settings, stage, work, force, in_flight)
+    summary = load(planned, stage, staged, clock)
     print(
         f"staged {summary.n_processed} document(s) ({sum(not d.reused for d in staged)} new, "
         f"{sum(d.reused for d in staged)} reused), failed {summary.n_failed}; warehouse {summary.warehouse}"

@@ -322,12 +322,12 @@ def test_a_lost_batch_is_staged_as_failed_documents_and_staged_again_next_run(se
     add(corpus, A)
     folder = tmp_path / "staging"
     catalogue = pipeline.load_run_catalogue(settings)
-    run_plan, setup = staging.plan_run(settings, catalogue)
+    planned = pipeline.plan_run(settings, catalogue)
     stage = staging.prepare(settings, folder)
-    lost = staging.failed_batch(stage, run_plan.to_process, RuntimeError("worker lost"))
+    lost = staging.failed_batch(stage, planned.plan.to_process, RuntimeError("worker lost"))
     assert [(d.doc_id, d.status) for d in lost] == [(doc_id(A), "failed")]
     assert lost[0].message.startswith(f"{A}: stage: RuntimeError: worker lost")
-    summary = staging.load(settings, catalogue, run_plan, setup, stage, lost, {}, 0.0)
+    summary = staging.load(planned, stage, lost, pipeline.Clock())
     assert summary.n_failed == 1
     assert rows(settings.warehouse, "SELECT status FROM documents") == [("failed",)]
     again = staging.run(settings, folder)

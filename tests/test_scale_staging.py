@@ -139,25 +139,14 @@ def test_stored_vectors_are_read_by_key_from_the_embedding_cache(tmp_path):
 
 def test_the_loader_refuses_missing_files_and_workers_of_another_configuration(settings, staged, tmp_path):
     catalogue = pipeline.load_run_catalogue(settings)
-    run_plan, setup = staging.plan_run(
-        dataclasses.replace(settings, warehouse=tmp_path / "w.duckdb"), catalogue
-    )
+    planned = pipeline.plan_run(dataclasses.replace(settings, warehouse=tmp_path / "w.duckdb"), catalogue)
     copy = tmp_path / "stage"
     shutil.copytree(settings.warehouse.parent / "stage", copy)
     stage = staging.prepare(settings, copy)
-    pdf = run_plan.to_process[0]
+    pdf = planned.plan.to_process[0]
     done = staging.stage_batch(settings, stage, [pdf])
     staging.staged_file(stage.folder, "documents", done[0].doc_id).unlink()
     with pytest.raises(WarehouseError, match="were not staged"):
-        staging.load(
-            dataclasses.replace(settings, warehouse=tmp_path / "w.duckdb"),
-            catalogue,
-            run_plan,
-            setup,
-            stage,
-            done,
-            {},
-            0.0,
-        )
+        staging.load(planned, stage, done, pipeline.Clock())
     with pytest.raises(WarehouseError, match="every worker needs the same"):
         staging.stage_batch(settings, dataclasses.replace(stage, key="0" * 16), [pdf])

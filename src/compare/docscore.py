@@ -43,14 +43,13 @@ import pyarrow.parquet as pq
 from threadpoolctl import threadpool_limits
 
 from compare import provenance
-from compare.calibration import load_calibration
 from compare.catalogue import Catalogue
 from compare.embed import EmbeddingCache, Role, embeddings, text_key
-from compare.encoders import Encoder, load_encoder
+from compare.encoders import Encoder
 from compare.errors import WarehouseError
-from compare.exemplars import ExemplarBank, exemplar_bank
+from compare.exemplars import ExemplarBank
 from compare.match import measure_passages
-from compare.pipeline import Scored, Scorer, channel_names, load_run_catalogue
+from compare.pipeline import PlannedRun, Scored, Scorer, ScoringSetup, load_run_catalogue, scoring_setup
 from compare.records import ParsedDocument
 from compare.settings import Settings
 
@@ -181,25 +180,12 @@ class DocumentScorer:
                 cache.vectors = {}
 
 
-def _configuration(settings: Settings, catalogue: Catalogue) -> tuple[Scorer, str]:
-    encoders = {
-        spec: load_encoder(spec, settings.cache_dir, e5_backend=settings.e5_backend)
-        for spec in settings.models
-    }
-    bank = exemplar_bank(settings.exemplars, catalogue)
-    channels = channel_names(settings.models, catalogue, with_exemplars=len(bank) > 0)
-    calibration = load_calibration(settings.calibration, settings.models, channels)
-    scorer = Scorer(
-        catalogue=catalogue,
-        encoders=encoders,
-        caches={spec: EmbeddingCache(folder=None, dim=enc.dim) for spec, enc in encoders.items()},
-        calibration=calibration,
-        top_k=settings.top_k,
-        bank=bank,
-    )
+def _configuration(settings: Settings, catalogue: Catalogue, setup: ScoringSetup) -> tuple[Scorer, str]:
+    """The scorer (with an empty embedding cache: a document's vectors are its own) and its key."""
+    scorer = Scorer.from_settings(settings, catalogue, setup, cached=False)
     blob = {
         "format": FORMAT,
-        "scoring_key": provenance.scoring_key(settings, catalogue, calibration, bank),
+        "scoring_key": setup.key,
         "method": scorer.method,
         "source": provenance.source_fingerprint(),
     }
@@ -211,18 +197,25 @@ def _configuration(settings: Settings, catalogue: Catalogue) -> tuple[Scorer, st
 _PROCESS_SCORER: dict[str, DocumentScorer] = {}
 
 
-def document_scorer(settings: Settings, staging: Path) -> DocumentScorer:
-    """This process's scorer for the settings (built once per process, with the catalogue it loads).
+def document_scorer(settings: Settings, staging: Path, planned: PlannedRun | None = None) -> DocumentScorer:
+    """This process's scorer for the settings (built once per process).
 
-    The catalogue is loaded here rather than passed in: a task that carries it costs the
-    orchestrator and the cluster memory per task, for the whole run. Its stage folder is ``staging/<key>``; the fixed vectors are read from there, or embedded
-    (from the embedding cache where stored) and written there by the first process that needs them.
+    ``planned``: the run's plan, when this process made it: its catalogue, exemplar bank and
+    calibration are used rather than read again. Elsewhere (a worker) the catalogue is loaded
+    here rather than passed in: a task that carries it costs the orchestrator and the cluster
+    memory per task, for the whole run. Its stage folder is ``staging/<key>``; the fixed vectors
+    are read from there, or embedded (from the embedding cache where stored) and written there
+    by the first process that needs them.
     """
     ident = json.dumps([settings.as_record(), str(staging)], sort_keys=True)
     if ident in _PROCESS_SCORER:
         return _PROCESS_SCORER[ident]
-    catalogue = load_run_catalogue(settings)
-    scorer, key = _configuration(settings, catalogue)
+    if planned is not None and planned.settings.as_record() == settings.as_record():
+        catalogue, setup = planned.catalogue, planned.setup
+    else:
+        catalogue = load_run_catalogue(settings)
+        setup = scoring_setup(settings, catalogue)
+    scorer, key = _configuration(settings, catalogue, setup)
     folder = staging / key
     groups = fixed_texts(catalogue, scorer.bank)
     expected = {text_key(t, role) for role, texts in groups for t in texts}

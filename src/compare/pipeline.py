@@ -1,10 +1,18 @@
-"""The pipeline's operations as plain functions: what the Prefect flow wires together.
+"""The pipeline's operations as plain functions: what the Prefect flows wire together.
 
-- ``corpus_files`` / ``plan``: which files are new, changed, unchanged or gone;
-- ``parse_document``: one file to a ``ParsedDocument`` (never raises for a bad file);
-- ``Scorer.score``: parsed documents to matches and coverage cells (``score_documents`` finds
-  the document a failing batch fails on, and scores the others);
-- ``publish``: everything into a new warehouse snapshot, atomically.
+A run is four steps, each a function that ``run`` calls in turn and the flows call as tasks:
+
+- ``plan_run`` (``corpus_files`` / ``plan``, ``scoring_setup``): which files are new, changed,
+  unchanged or gone, and what they are scored with; gives the ``PlannedRun`` later steps use;
+- ``parse_documents`` / ``parse_document``: one file to a ``ParsedDocument`` (never raises for
+  a bad file);
+- ``score_documents``: parsed documents to matches and coverage cells, with the one scorer
+  factory (``Scorer.from_settings``); ``Scorer.isolated`` finds the document a failing batch
+  fails on, and scores the others;
+- ``publish`` (``publish_outcomes``, which the staged loader shares): everything into a new
+  warehouse snapshot, atomically.
+
+A ``Clock`` times the steps for the run's record.
 
 One bad document never takes a run down: an unexpected exception in any step of one document
 (``Step``) leaves that document ``failed``, with a message naming the file and the step, and
@@ -412,6 +420,8 @@ class Scored:
     failed: dict[str, str] = field(default_factory=dict)
     #: doc_id -> what the document is (``compare.relevance``).
     verdicts: dict[str, Verdict] = field(default_factory=dict)
+    #: The scorer's method (``Scorer.method``), set by ``score_documents``; None when nothing was scored.
+    method: str | None = None
 
 
 def merged(parts: Sequence[Scored]) -> Scored:
@@ -449,24 +459,36 @@ class Scorer:
     bank: ExemplarBank
 
     @classmethod
-    def from_settings(cls, settings: Settings, catalogue: Catalogue) -> Scorer:
+    def from_settings(
+        cls,
+        settings: Settings,
+        catalogue: Catalogue,
+        setup: ScoringSetup | None = None,
+        *,
+        cached: bool = True,
+    ) -> Scorer:
+        """The scorer of the settings: every scorer is made here (a run, a staging worker, the
+        evaluation). ``setup``: what a plan found (``scoring_setup``), so that the exemplar bank and
+        the calibration are read once per run. ``cached``: with the embedding cache of
+        ``settings.cache_dir`` (every vector stored there, loaded); without it, an empty one."""
+        setup = setup or scoring_setup(settings, catalogue)
         encoders = {
             spec: load_encoder(spec, settings.cache_dir, e5_backend=settings.e5_backend)
             for spec in settings.models
         }
         caches = {
             spec: EmbeddingCache.open(settings.cache_dir, enc.model_id, enc.dim)
+            if cached
+            else EmbeddingCache(folder=None, dim=enc.dim)
             for spec, enc in encoders.items()
         }
-        bank = exemplar_bank(settings.exemplars, catalogue)
-        channels = channel_names(settings.models, catalogue, with_exemplars=len(bank) > 0)
         return cls(
             catalogue=catalogue,
             encoders=encoders,
             caches=caches,
-            calibration=load_calibration(settings.calibration, settings.models, channels),
+            calibration=setup.calibration,
             top_k=settings.top_k,
-            bank=bank,
+            bank=setup.bank,
         )
 
     @property
@@ -616,28 +638,20 @@ def with_verdicts(docs: Sequence[ParsedDocument], verdicts: Mapping[str, Verdict
 
 @dataclass(frozen=True)
 class ScoringSetup:
-    """What a run scores with, known before any model loads: the calibration and its key."""
+    """What a run scores with, known before any model loads: the calibration, the exemplar bank
+    and the key documents are compared on."""
 
     calibration: Calibration
     key: str
+    bank: ExemplarBank
 
 
 def scoring_setup(settings: Settings, catalogue: Catalogue) -> ScoringSetup:
-    """The calibration the scorer will use and the ``scoring_key`` documents are compared on."""
+    """The calibration and exemplar bank the scorer will use, and the ``scoring_key``."""
     bank = exemplar_bank(settings.exemplars, catalogue)
     channels = channel_names(settings.models, catalogue, with_exemplars=len(bank) > 0)
     calibration = load_calibration(settings.calibration, settings.models, channels)
-    return ScoringSetup(calibration, provenance.scoring_key(settings, catalogue, calibration, bank))
-
-
-def score_documents(
-    settings: Settings, catalogue: Catalogue, docs: Sequence[ParsedDocument]
-) -> tuple[Scored, str | None, Calibration | None]:
-    """Scores, the scorer's method and calibration; no model is loaded when no document needs scoring."""
-    if not any(d.ok for d in docs):
-        return Scored(matches=[], cells=[]), None, None
-    scorer = Scorer.from_settings(settings, catalogue)
-    return scorer.isolated(docs), scorer.method, scorer.calibration
+    return ScoringSetup(calibration, provenance.scoring_key(settings, catalogue, calibration, bank), bank)
 
 
 @dataclass(frozen=True)
@@ -683,21 +697,37 @@ def kept_renamed(kept: Collection[str], run_plan: Plan, known: pd.DataFrame) -> 
     return {d: run_plan.names[d] for d in kept if d in run_plan.names and run_plan.names[d] != names.get(d)}
 
 
-def publish(
-    settings: Settings,
-    catalogue: Catalogue,
-    run_plan: Plan,
-    docs: Sequence[ParsedDocument],
-    scored: Scored,
-    scorer_method: str | None,
-    calibration: Calibration,
-    timings: dict[str, float],
-    started_at: float,
-    run_id: str | None = None,
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one processed document, as the run's record counts it."""
+
+    doc_id: str
+    status: str
+    message: str
+    n_clauses: int
+
+
+#: ``write(con, run_id, kept)``: writes a run's processed documents into the snapshot ``con``,
+#: but for those in ``kept`` (``kept_on_failure``), whose earlier rows stay.
+Writer = Callable[[Any, str, set[str]], None]
+
+
+def publish_outcomes(
+    planned: PlannedRun,
+    clock: Clock,
+    outcomes: Sequence[Outcome],
+    write: Writer,
     *,
+    step: str,
+    n_embedded: int,
+    model_ids: str | None,
+    thresholds: dict[str, Any],
+    run_id: str | None = None,
     lock_wait: float = PUBLISH_LOCK_WAIT_S,
 ) -> RunSummary:
-    """Write one run into a new warehouse snapshot and swap it in (all or nothing).
+    """Write one run into a new warehouse snapshot and swap it in (all or nothing): ``write``
+    writes the processed documents (``publish`` from memory, the staged loader from Parquet),
+    this does the rest, and ``step`` names the time it took in the run's timings.
 
     What happens to documents already in the warehouse (withdrawn, replaced, renamed) is
     decided again against the snapshot itself, under the writer lock, so a run that published
@@ -705,42 +735,75 @@ def publish(
     """
     tick = time.perf_counter()
     run_id = run_id or warehouse.new_run_id()
-    docs = [failed_document(d, scored.failed[d.doc_id]) if d.doc_id in scored.failed else d for d in docs]
-    docs = [replace(d, file_name=run_plan.names.get(d.doc_id, d.file_name)) for d in docs]
-    docs = with_verdicts(docs, scored.verdicts)
-    processed = {d.doc_id for d in docs}
+    settings, run_plan = planned.settings, planned.plan
+    processed = {o.doc_id for o in outcomes}
     with warehouse.snapshot(settings.warehouse, wait=lock_wait) as con:
         known = warehouse.documents_in(con)
         found = changes(run_plan.hashes, run_plan.names, known, processed, keep=run_plan.unreadable)
-        kept = kept_on_failure(known, [(d.doc_id, d.status) for d in docs])
-        warehouse.write_catalogue(con, catalogue)
+        kept = kept_on_failure(known, [(o.doc_id, o.status) for o in outcomes])
+        warehouse.write_catalogue(con, planned.catalogue)
         warehouse.delete_documents(con, list(found.replaced))
-        warehouse.write_documents(
-            con, [d for d in docs if d.doc_id not in kept], run_id, scoring_key=run_plan.scoring_key
-        )
+        write(con, run_id, kept)
         warehouse.mark_withdrawn(con, list(found.withdrawn), run_id)
         warehouse.rename_documents(con, {**found.renamed, **kept_renamed(kept, run_plan, known)})
         warehouse.mark_for_rescoring(con, sorted(kept))
-        warehouse.write_matches(con, scored.matches, run_id)
-        warehouse.write_coverage(con, scored.cells, run_id)
-        warehouse.write_decisions(con, scored.decisions, run_id)
         warehouse.accept_documents(con, settings.accept, run_id)
         return record_run(
             con,
             settings,
-            catalogue,
+            planned.catalogue,
             run_plan,
             found,
             run_id=run_id,
-            started_at=started_at,
-            timings={**timings, "publish": time.perf_counter() - tick},
+            started_at=clock.started,
+            timings={**clock.timings, step: time.perf_counter() - tick},
             processed=processed,
-            failed=[d.message + (KEPT_NOTE if d.doc_id in kept else "") for d in docs if not d.ok],
-            n_clauses=sum(len(d.clauses) for d in docs),
-            n_embedded=scored.embedding.embedded,
-            model_ids=scorer_method,
-            thresholds=calibration.as_record(),
+            failed=[
+                o.message + (KEPT_NOTE if o.doc_id in kept else "")
+                for o in outcomes
+                if o.status != DocStatus.OK
+            ],
+            n_clauses=sum(o.n_clauses for o in outcomes),
+            n_embedded=n_embedded,
+            model_ids=model_ids,
+            thresholds=thresholds,
         )
+
+
+def publish(
+    planned: PlannedRun,
+    docs: Sequence[ParsedDocument],
+    scored: Scored,
+    clock: Clock,
+    run_id: str | None = None,
+    *,
+    lock_wait: float = PUBLISH_LOCK_WAIT_S,
+) -> RunSummary:
+    """The run's parsed and scored documents into a new warehouse snapshot (``publish_outcomes``)."""
+    docs = [failed_document(d, scored.failed[d.doc_id]) if d.doc_id in scored.failed else d for d in docs]
+    docs = [replace(d, file_name=planned.plan.names.get(d.doc_id, d.file_name)) for d in docs]
+    docs = with_verdicts(docs, scored.verdicts)
+
+    def write(con: Any, run_id: str, kept: set[str]) -> None:
+        warehouse.write_documents(
+            con, [d for d in docs if d.doc_id not in kept], run_id, scoring_key=planned.plan.scoring_key
+        )
+        warehouse.write_matches(con, scored.matches, run_id)
+        warehouse.write_coverage(con, scored.cells, run_id)
+        warehouse.write_decisions(con, scored.decisions, run_id)
+
+    return publish_outcomes(
+        planned,
+        clock,
+        [Outcome(d.doc_id, str(d.status), d.message, len(d.clauses)) for d in docs],
+        write,
+        step="publish",
+        n_embedded=scored.embedding.embedded,
+        model_ids=scored.method,
+        thresholds=planned.setup.calibration.as_record(),
+        run_id=run_id,
+        lock_wait=lock_wait,
+    )
 
 
 def record_run(
@@ -760,8 +823,8 @@ def record_run(
     model_ids: str | None,
     thresholds: dict[str, Any],
 ) -> RunSummary:
-    """Write the run's row into the snapshot ``con`` and give its summary (``publish`` and the
-    staged loader both end here). ``failed``: the messages of processed documents that failed."""
+    """Write the run's row into the snapshot ``con`` and give its summary (``publish_outcomes``
+    ends here). ``failed``: the messages of processed documents that failed."""
     failures = (*failed, *run_plan.failures)
     unchanged = sum(1 for doc_id in run_plan.names if doc_id not in processed)
     n_files = len(run_plan.hashes) + len(run_plan.unreadable)
@@ -841,9 +904,34 @@ def check_not_empty(corpus: Path, files: Sequence[Path], known: pd.DataFrame) ->
         )
 
 
+@dataclass
+class Clock:
+    """When a run started, and how long each of its steps took (seconds, by step)."""
+
+    started: float = field(default_factory=time.time)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Time the block as step ``name``."""
+        tick = time.perf_counter()
+        yield
+        self.timings[name] = time.perf_counter() - tick
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A run once planned: what every later step (parse, score, publish; stage, load) works from."""
+
+    settings: Settings
+    catalogue: Catalogue
+    plan: Plan
+    setup: ScoringSetup
+
+
 def plan_run(
     settings: Settings, catalogue: Catalogue, *, force: bool = False, allow_empty_corpus: bool = False
-) -> tuple[Plan, ScoringSetup]:
+) -> PlannedRun:
     """The plan of a run over the settings' corpus and warehouse, and what it will score with.
 
     A corpus folder that does not exist, or (unless ``allow_empty_corpus``) holds no PDF while
@@ -854,7 +942,29 @@ def plan_run(
     known = warehouse.known_documents(settings.warehouse)
     if not allow_empty_corpus:
         check_not_empty(settings.corpus, files, known)
-    return plan(files, known, force=force, corpus=settings.corpus, scoring_key=setup.key), setup
+    found = plan(files, known, force=force, corpus=settings.corpus, scoring_key=setup.key)
+    return PlannedRun(settings, catalogue, found, setup)
+
+
+def parse_documents(
+    paths: Sequence[Path], progress: Callable[[ParsedDocument], None] | None = None
+) -> list[ParsedDocument]:
+    """``parse_document`` of each file, in order; ``progress`` is called with each document."""
+    docs = []
+    for path in paths:
+        docs.append(parse_document(path))
+        if progress is not None:
+            progress(docs[-1])
+    return docs
+
+
+def score_documents(planned: PlannedRun, docs: Sequence[ParsedDocument]) -> Scored:
+    """The documents' scores (``Scorer.isolated``), with the scorer's method; no model is loaded
+    when no document needs scoring."""
+    if not any(d.ok for d in docs):
+        return Scored(matches=[], cells=[])
+    scorer = Scorer.from_settings(planned.settings, planned.catalogue, planned.setup)
+    return replace(scorer.isolated(docs), method=scorer.method)
 
 
 def run(
@@ -864,36 +974,20 @@ def run(
     allow_empty_corpus: bool = False,
     progress: Callable[[ParsedDocument], None] | None = None,
 ) -> RunSummary:
-    """The whole pipeline in one process, without an orchestrator (the flow does the same in tasks).
+    """The whole pipeline in one process, without an orchestrator: plan, parse, score, publish
+    (the flow runs the same steps as tasks).
 
     Only new or changed files are extracted and scored (see ``plan``); ``force`` redoes all;
     ``allow_empty_corpus`` lets a corpus with no PDF withdraw every document (``plan_run``).
     ``progress`` is called with each document as it is parsed.
     """
-    started = time.time()
-    timings: dict[str, float] = {}
-    tick = time.perf_counter()
-    catalogue = load_run_catalogue(settings)
-    run_plan, setup = plan_run(settings, catalogue, force=force, allow_empty_corpus=allow_empty_corpus)
-    timings["plan"] = time.perf_counter() - tick
-    tick = time.perf_counter()
-    docs = []
-    for path in run_plan.to_process:
-        docs.append(parse_document(path))
-        if progress is not None:
-            progress(docs[-1])
-    timings["extract"] = time.perf_counter() - tick
-    tick = time.perf_counter()
-    scored, method, calibration = score_documents(settings, catalogue, docs)
-    timings["score"] = time.perf_counter() - tick
-    return publish(
-        settings,
-        catalogue,
-        run_plan,
-        docs,
-        scored,
-        method,
-        calibration or setup.calibration,
-        timings,
-        started,
-    )
+    clock = Clock()
+    with clock.step("plan"):
+        planned = plan_run(
+            settings, load_run_catalogue(settings), force=force, allow_empty_corpus=allow_empty_corpus
+        )
+    with clock.step("extract"):
+        docs = parse_documents(planned.plan.to_process, progress)
+    with clock.step("score"):
+        scored = score_documents(planned, docs)
+    return publish(planned, docs, scored, clock)

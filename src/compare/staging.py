@@ -19,9 +19,11 @@ that would score it differently. ``documents/<doc_id>.parquet`` is written last 
 document as staged. The Parquet columns are the warehouse tables' own (``warehouse/schema.sql``)
 less the run-level ones (``run_id``, ``scoring_key``), which the writer adds.
 
-The writer does what ``pipeline.publish`` does, under the same writer lock and in one snapshot:
-it reconciles withdrawn, replaced and renamed documents against the warehouse, replaces the
-staged documents' rows, and records the run.
+The writer publishes as ``pipeline.publish`` does (``pipeline.publish_outcomes``), under the
+same writer lock and in one snapshot: it reconciles withdrawn, replaced and renamed documents
+against the warehouse, replaces the staged documents' rows, and records the run. A staged
+document's rows are built as ``warehouse.write_documents`` builds them
+(``warehouse.document_rows``).
 
 One bad document never takes a run down: a document whose scoring or staging raises is staged
 as ``failed`` (its message names the step), and a batch lost as a whole (its worker died) is
@@ -50,13 +52,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from compare import pipeline, warehouse
-from compare.catalogue import Catalogue
 from compare.docscore import DocumentScorer, document_scorer
 from compare.errors import SettingsError, WarehouseError, display_name
 from compare.extract import sha256_of
-from compare.pipeline import DOC_ID_HEX, Plan, RunSummary, Scored, ScoringSetup, Step
+from compare.pipeline import DOC_ID_HEX, Clock, Outcome, PlannedRun, RunSummary, Scored, Step
 from compare.records import DocStatus, ParsedDocument
-from compare.relevance import Verdict
 from compare.settings import Settings
 
 #: Staged tables, in the order they are written: ``documents`` last (it marks a document staged).
@@ -103,46 +103,14 @@ def table_schemas() -> dict[str, pa.Schema]:
         con.close()
 
 
-def _date(value: str | None) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
-def _verdict(verdict: Verdict | None) -> dict[str, Any]:
-    if verdict is None:
-        return {"relevance": None, "relevance_reasons": None}
-    return {"relevance": str(verdict.relevance), "relevance_reasons": verdict.reason_text}
-
-
 def document_rows(
     doc: ParsedDocument, scored: Scored, processed_at: dt.datetime
 ) -> dict[str, list[dict[str, Any]]]:
-    """A document's rows for every staged table (as ``warehouse.write_*`` would insert them)."""
+    """A document's rows for every staged table: ``warehouse.document_rows`` (with the document's
+    relevance verdict), then its matches, clause decisions and coverage cells."""
+    (doc,) = pipeline.with_verdicts([doc], scored.verdicts)
     return {
-        "documents": [
-            {
-                "doc_id": doc.doc_id,
-                "file_name": display_name(doc.file_name),
-                "sha256": doc.sha256,
-                **asdict(doc.meta),
-                "issue_date": _date(doc.meta.issue_date),
-                "page_count": doc.page_count,
-                "n_clauses": len(doc.clauses),
-                "status": str(doc.status),
-                "message": display_name(doc.message, decode=False),
-                "processed_at": processed_at,
-                **_verdict(scored.verdicts.get(doc.doc_id)),
-            }
-        ],
-        "pages": [
-            {"doc_id": doc.doc_id, "page_no": p.number, "method": p.method, "n_chars": len(p.text)}
-            for p in doc.pages
-        ],
-        "clauses": [{**asdict(c), "kind": str(c.kind)} for c in doc.clauses],
-        "departments": [asdict(x) for x in doc.departments],
-        "targets": [asdict(x) for x in doc.targets],
+        **warehouse.document_rows(doc, processed_at),
         "matches": [
             {
                 "clause_id": m.clause_id,
@@ -164,7 +132,7 @@ def _arrow(table: str, rows: list[dict[str, Any]]) -> pa.Table:
     if rows and (missing := set(schema.names) - set(rows[0])):
         raise WarehouseError(
             f"staging: column(s) {', '.join(sorted(missing))} of table {table} have no value in the staged rows; "
-            "warehouse/schema.sql gained a column that compare.staging.document_rows must fill"
+            "warehouse/schema.sql gained a column that compare.warehouse.document_rows (or compare.staging.document_rows) must fill"
         )
     return pa.Table.from_pylist(rows, schema=schema)
 
@@ -284,12 +252,13 @@ class Stage:
     calibration: dict[str, Any]
 
 
-def prepare(settings: Settings, staging: Path) -> Stage:
+def prepare(settings: Settings, staging: Path, planned: PlannedRun | None = None) -> Stage:
     """Load this process's scorer, write the fixed vectors into the stage folder, and name it.
 
     Run it once before the batches, so that every worker reads the same fixed vectors.
+    ``planned``: the run's plan, when made in this process (``docscore.document_scorer``).
     """
-    scorer = document_scorer(settings, staging)
+    scorer = document_scorer(settings, staging, planned)
     for table in TABLES:
         (scorer.folder / table).mkdir(parents=True, exist_ok=True)
     return Stage(scorer.folder, scorer.key, scorer.scorer.method, scorer.scorer.calibration.as_record())
@@ -396,26 +365,20 @@ def insert_staged(
 
 
 def load(
-    settings: Settings,
-    catalogue: Catalogue,
-    run_plan: Plan,
-    setup: ScoringSetup,
+    planned: PlannedRun,
     stage: Stage | None,
     staged: Sequence[StagedDocument],
-    timings: dict[str, float],
-    started_at: float,
+    clock: Clock,
     run_id: str | None = None,
     *,
     lock_wait: float = pipeline.PUBLISH_LOCK_WAIT_S,
 ) -> RunSummary:
-    """Load the staged documents into a new warehouse snapshot and swap it in (all or nothing).
+    """Load the staged documents into a new warehouse snapshot and swap it in, all or nothing
+    (``pipeline.publish_outcomes``, as ``pipeline.publish`` does).
 
     ``stage`` is None when the run had nothing to stage (no model was loaded).
     """
-    tick = time.perf_counter()
-    run_id = run_id or warehouse.new_run_id()
     docs = _unique(staged)
-    doc_ids = [d.doc_id for d in docs]
     if docs and stage is None:
         raise WarehouseError("documents were staged but no stage was given to load them from")
     folder = stage.folder if stage is not None else Path()
@@ -424,40 +387,25 @@ def load(
         raise WarehouseError(
             f"{folder}: {len(missing)} document(s) were not staged ({', '.join(missing[:5])}); run again"
         )
-    with warehouse.snapshot(settings.warehouse, wait=lock_wait) as con:
-        known = warehouse.documents_in(con)
-        processed = set(doc_ids)
-        found = pipeline.changes(run_plan.hashes, run_plan.names, known, processed, keep=run_plan.unreadable)
-        kept = pipeline.kept_on_failure(known, [(d.doc_id, d.status) for d in docs])
-        loaded = [d for d in doc_ids if d not in kept]
-        warehouse.write_catalogue(con, catalogue)
-        warehouse.delete_documents(con, [*found.replaced, *loaded])
-        insert_staged(
-            con, folder, loaded, run_plan.names, {"run_id": run_id, "scoring_key": run_plan.scoring_key}
-        )
-        warehouse.mark_withdrawn(con, list(found.withdrawn), run_id)
-        warehouse.rename_documents(con, {**found.renamed, **pipeline.kept_renamed(kept, run_plan, known)})
-        warehouse.mark_for_rescoring(con, sorted(kept))
-        return pipeline.record_run(
-            con,
-            settings,
-            catalogue,
-            run_plan,
-            found,
-            run_id=run_id,
-            started_at=started_at,
-            timings={**timings, "load": time.perf_counter() - tick},
-            processed=processed,
-            failed=[
-                d.message + (pipeline.KEPT_NOTE if d.doc_id in kept else "")
-                for d in docs
-                if d.status != DocStatus.OK
-            ],
-            n_clauses=sum(d.n_clauses for d in docs),
-            n_embedded=sum(d.n_embedded for d in docs),
-            model_ids=stage.method if stage is not None else None,
-            thresholds=stage.calibration if stage is not None else setup.calibration.as_record(),
-        )
+
+    def write(con: duckdb.DuckDBPyConnection, run_id: str, kept: set[str]) -> None:
+        loaded = [d.doc_id for d in docs if d.doc_id not in kept]
+        warehouse.delete_documents(con, loaded)
+        run_values = {"run_id": run_id, "scoring_key": planned.plan.scoring_key}
+        insert_staged(con, folder, loaded, planned.plan.names, run_values)
+
+    return pipeline.publish_outcomes(
+        planned,
+        clock,
+        [Outcome(d.doc_id, d.status, d.message, d.n_clauses) for d in docs],
+        write,
+        step="load",
+        n_embedded=sum(d.n_embedded for d in docs),
+        model_ids=stage.method if stage is not None else None,
+        thresholds=stage.calibration if stage is not None else planned.setup.calibration.as_record(),
+        run_id=run_id,
+        lock_wait=lock_wait,
+    )
 
 
 def default_staging(settings: Settings) -> Path:
@@ -465,17 +413,19 @@ def default_staging(settings: Settings) -> Path:
     return settings.warehouse.with_name(settings.warehouse.name + ".staging")
 
 
-def plan_run(
-    settings: Settings, catalogue: Catalogue, *, force: bool = False, allow_empty_corpus: bool = False
-) -> tuple[Plan, ScoringSetup]:
-    """The files to stage, the documents to keep, withdraw, replace or rename, and the calibration
-    (a missing or, unless ``allow_empty_corpus``, empty corpus is refused as in ``pipeline.plan_run``)."""
-    setup = pipeline.scoring_setup(settings, catalogue)
-    known = warehouse.known_documents(settings.warehouse)
-    files = pipeline.corpus_files(settings.corpus)
-    if not allow_empty_corpus:
-        pipeline.check_not_empty(settings.corpus, files, known)
-    return pipeline.plan(files, known, force=force, corpus=settings.corpus, scoring_key=setup.key), setup
+def staged_documents(
+    planned: PlannedRun, staging: Path, batch_size: int = DEFAULT_BATCH_SIZE, *, force: bool = False
+) -> tuple[Stage | None, list[StagedDocument]]:
+    """Prepare the stage and stage every file to process, batch after batch, in this process
+    (the scale flow spreads the batches over a cluster); no stage and nothing staged when there
+    is nothing to process."""
+    if not planned.plan.to_process:
+        return None, []
+    stage = prepare(planned.settings, staging, planned)
+    staged = []
+    for batch in batches(planned.plan.to_process, batch_size):
+        staged += stage_batch(planned.settings, stage, batch, force=force)
+    return stage, staged
 
 
 def run(
@@ -486,22 +436,21 @@ def run(
     force: bool = False,
     allow_empty_corpus: bool = False,
 ) -> RunSummary:
-    """The staged pipeline in this process, without an orchestrator (the scale flow does the same
-    with its batches spread over a Dask cluster)."""
-    started = time.time()
-    timings: dict[str, float] = {}
-    tick = time.perf_counter()
-    catalogue = pipeline.load_run_catalogue(settings)
-    run_plan, setup = plan_run(settings, catalogue, force=force, allow_empty_corpus=allow_empty_corpus)
-    timings["plan"] = time.perf_counter() - tick
-    tick = time.perf_counter()
-    stage, staged = None, []
-    if run_plan.to_process:
-        stage = prepare(settings, staging or default_staging(settings))
-        for batch in batches(run_plan.to_process, batch_size):
-            staged += stage_batch(settings, stage, batch, force=force)
-    timings["stage"] = time.perf_counter() - tick
-    return load(settings, catalogue, run_plan, setup, stage, staged, timings, started)
+    """The staged pipeline in this process, without an orchestrator: plan, stage, load (the scale
+    flow runs the same steps with its batches spread over a Dask cluster)."""
+    clock = Clock()
+    with clock.step("plan"):
+        planned = pipeline.plan_run(
+            settings,
+            pipeline.load_run_catalogue(settings),
+            force=force,
+            allow_empty_corpus=allow_empty_corpus,
+        )
+    with clock.step("stage"):
+        stage, staged = staged_documents(
+            planned, staging or default_staging(settings), batch_size, force=force
+        )
+    return load(planned, stage, staged, clock)
 
 
 #: Columns that differ between two runs of the same documents (when and by which run).

@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -454,6 +454,53 @@ def accept_documents(con: duckdb.DuckDBPyConnection, file_names: Sequence[str], 
     return new
 
 
+#: The tables that hold what a document is (its scores are in matches, clause_decisions, coverage).
+DOCUMENT_TABLES = ("documents", "pages", "clauses", "departments", "targets")
+
+
+def issue_date(value: str | None) -> date | None:
+    """A document's date of issue as stored (``2015-10-11``); None when there is none, or when
+    the date read from the text is not a calendar date (``2015-02-30``)."""
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def document_rows(doc: ParsedDocument, processed_at: datetime) -> dict[str, list[dict[str, Any]]]:
+    """A document's rows in each of ``DOCUMENT_TABLES``, less the run's own columns (``run_id``,
+    ``scoring_key``). Every path into the warehouse builds them here: ``write_documents`` and the
+    staged loader (``compare.staging``).
+
+    File names and messages are as ``display_name`` shows them: a name whose bytes are not UTF-8
+    cannot be written as it is."""
+    return {
+        "documents": [
+            {
+                "doc_id": doc.doc_id,
+                "file_name": display_name(doc.file_name),
+                "sha256": doc.sha256,
+                **asdict(doc.meta),
+                "issue_date": issue_date(doc.meta.issue_date),
+                "page_count": doc.page_count,
+                "n_clauses": len(doc.clauses),
+                "status": str(doc.status),
+                "message": display_name(doc.message, decode=False),
+                "processed_at": processed_at,
+                "relevance": doc.relevance,
+                "relevance_reasons": doc.relevance_reasons or None,
+            }
+        ],
+        "pages": [
+            {"doc_id": doc.doc_id, "page_no": p.number, "method": p.method, "n_chars": len(p.text)}
+            for p in doc.pages
+        ],
+        "clauses": [{**asdict(c), "kind": str(c.kind)} for c in doc.clauses],
+        "departments": [asdict(x) for x in doc.departments],
+        "targets": [asdict(x) for x in doc.targets],
+    }
+
+
 def write_documents(
     con: duckdb.DuckDBPyConnection,
     docs: Sequence[ParsedDocument],
@@ -461,52 +508,15 @@ def write_documents(
     *,
     scoring_key: str | None = None,
 ) -> None:
-    """Insert documents with their pages, clauses, departments and targets (replacing any old rows).
-
-    File names and messages are stored as ``display_name`` shows them: a name whose bytes are
-    not UTF-8 cannot be written as it is."""
+    """Insert documents with their pages, clauses, departments and targets (replacing any old rows)."""
     delete_documents(con, [d.doc_id for d in docs])
     now = _utcnow()
-    _insert(
-        con,
-        "documents",
-        pd.DataFrame(
-            [
-                {
-                    "doc_id": d.doc_id,
-                    "file_name": display_name(d.file_name),
-                    "sha256": d.sha256,
-                    **{k: v for k, v in asdict(d.meta).items()},
-                    "page_count": d.page_count,
-                    "n_clauses": len(d.clauses),
-                    "status": str(d.status),
-                    "message": display_name(d.message, decode=False),
-                    "run_id": run_id,
-                    "processed_at": now,
-                    "scoring_key": scoring_key,
-                    "relevance": d.relevance,
-                    "relevance_reasons": d.relevance_reasons or None,
-                }
-                for d in docs
-            ]
-        ),
-    )
-    _insert(
-        con,
-        "pages",
-        pd.DataFrame(
-            [
-                {"doc_id": d.doc_id, "page_no": p.number, "method": p.method, "n_chars": len(p.text)}
-                for d in docs
-                for p in d.pages
-            ]
-        ),
-    )
-    _insert(
-        con, "clauses", pd.DataFrame([{**asdict(c), "kind": str(c.kind)} for d in docs for c in d.clauses])
-    )
-    _insert(con, "departments", pd.DataFrame([asdict(x) for d in docs for x in d.departments]))
-    _insert(con, "targets", pd.DataFrame([asdict(x) for d in docs for x in d.targets]))
+    rows = [document_rows(d, now) for d in docs]
+    for table in DOCUMENT_TABLES:
+        frame = pd.DataFrame([row for doc_rows in rows for row in doc_rows[table]])
+        if table == "documents" and not frame.empty:
+            frame = frame.assign(run_id=run_id, scoring_key=scoring_key)
+        _insert(con, table, frame)
 
 
 def mark_withdrawn(con: duckdb.DuckDBPyConnection, doc_ids: Sequence[str], run_id: str) -> None:
