@@ -50,7 +50,9 @@ def clause_vectors(clauses: Sequence[Clause], encoder: Encoder, cache: Embedding
     return embeddings(encoder, [clause_query(c) for c in clauses], role="query", cache=cache)
 
 
-def reuse_document(doc: ParsedDocument, vectors: np.ndarray | None = None, clauses: Sequence[Clause] | None = None) -> ReuseDocument:
+def reuse_document(
+    doc: ParsedDocument, vectors: np.ndarray | None = None, clauses: Sequence[Clause] | None = None
+) -> ReuseDocument:
     """``doc`` as the reuse index takes it; ``vectors`` are the rows of ``clauses`` (default: ``reusable(doc)``)."""
     chosen = list(clauses) if clauses is not None else reusable(doc)
     matrix = vectors if vectors is not None else np.zeros((len(chosen), 0), dtype=np.float32)
@@ -65,7 +67,9 @@ def reuse_document(doc: ParsedDocument, vectors: np.ndarray | None = None, claus
     )
 
 
-def reuse_documents(docs: Sequence[ParsedDocument], encoder: Encoder, cache: EmbeddingCache) -> list[ReuseDocument]:
+def reuse_documents(
+    docs: Sequence[ParsedDocument], encoder: Encoder, cache: EmbeddingCache
+) -> list[ReuseDocument]:
     """Every readable document with its reusable clauses and their vectors."""
     result = []
     for doc in docs:
@@ -93,5 +97,10 @@ def national_document(catalogue: Catalogue, encoder: Encoder, cache: EmbeddingCa
         return None
     texts = [m.text_zh or "" for m in catalogue.measures]
     vectors = embeddings(encoder, texts, role="query", cache=cache)
-    clauses = tuple(ReuseClause(f"{NATIONAL_DOC_ID}:{m.measure_id}", NATIONAL_DOC_ID, t) for m, t in zip(catalogue.measures, texts, strict=True))
-    return ReuseDocument(NATIONAL_DOC_ID, NATIONAL_NAME, clauses, vectors, None, "national", NATIONAL_ISSUE_DATE)
+    clauses = tuple(
+        ReuseClause(f"{NATIONAL_DOC_ID}:{m.measure_id}", NATIONAL_DOC_ID, t)
+        for m, t in zip(catalogue.measures, texts, strict=True)
+    )
+    return ReuseDocument(
+        NATIONAL_DOC_ID, NATIONAL_NAME, clauses, vectors, None, "national", NATIONAL_ISSUE_DATE
+    )

@@ -99,7 +99,9 @@ class ReuseEvaluation:
                 f"{kind}: precision {f.precision:.3f} ({f.correct}/{f.predicted} links), "
                 f"recall {f.recall:.3f} ({f.found}/{f.labelled} labelled pairs)"
             )
-        out.append(f"direction: {self.direction_correct}/{self.direction_checked} labelled pairs with different dates point earlier -> later")
+        out.append(
+            f"direction: {self.direction_correct}/{self.direction_checked} labelled pairs with different dates point earlier -> later"
+        )
         out.append(f"national text: {self.national_text}")
         if self.homogeneity is not None:
             h = self.homogeneity
@@ -117,12 +119,16 @@ def _label_pairs(
     for label in labels:
         for stem in (label.stem, label.source_stem):
             if stem not in docs:
-                raise LabelError(f"{label.stem}.reuse.tsv row {label.row}: no document {stem}.pdf in the corpus")
+                raise LabelError(
+                    f"{label.stem}.reuse.tsv row {label.row}: no document {stem}.pdf in the corpus"
+                )
         mine = locate(label.clause_text, docs[label.stem].clauses)
         theirs = locate(label.source_text, docs[label.source_stem].clauses)
         if not mine or not theirs:
             which = "clause_text" if not mine else "source_text"
-            raise LabelError(f"{label.stem}.reuse.tsv row {label.row}: its {which} is no clause of the document; copy the item's line exactly")
+            raise LabelError(
+                f"{label.stem}.reuse.tsv row {label.row}: its {which} is no clause of the document; copy the item's line exactly"
+            )
         located.append((label, {frozenset((a, b)) for a in mine for b in theirs}))
     return located
 
@@ -219,11 +225,15 @@ def gold_evidence(corpus: Path, docs: Mapping[str, ParsedDocument]) -> dict[str,
     return evidence
 
 
-def homogeneity_figures(labels: Sequence[HomogeneityLabel], scores: Mapping[str, float]) -> HomogeneityFigures:
+def homogeneity_figures(
+    labels: Sequence[HomogeneityLabel], scores: Mapping[str, float]
+) -> HomogeneityFigures:
     """The computed order of the labelled measures against theirs (rank 1 most homogeneous)."""
     missing = [label.measure_id for label in labels if label.measure_id not in scores]
     if missing:
-        raise LabelError(f"{HOMOGENEITY_FILE}: no homogeneity index for {', '.join(missing)} (evidence from fewer than two provinces)")
+        raise LabelError(
+            f"{HOMOGENEITY_FILE}: no homogeneity index for {', '.join(missing)} (evidence from fewer than two provinces)"
+        )
     wanted = [label.measure_id for label in labels]
     computed = sorted(wanted, key=lambda m: -scores[m])
     pairs = list(itertools.combinations(wanted, 2))  # first of each pair ranks higher in the labels
@@ -231,7 +241,13 @@ def homogeneity_figures(labels: Sequence[HomogeneityLabel], scores: Mapping[str,
     ranks_l = np.arange(len(wanted))
     ranks_c = np.array([computed.index(m) for m in wanted])
     spearman = float(np.corrcoef(ranks_l, ranks_c)[0, 1]) if len(wanted) > 1 else 1.0
-    return HomogeneityFigures(tuple(wanted), tuple(computed), {m: scores[m] for m in wanted}, agree / len(pairs) if pairs else 1.0, spearman)
+    return HomogeneityFigures(
+        tuple(wanted),
+        tuple(computed),
+        {m: scores[m] for m in wanted},
+        agree / len(pairs) if pairs else 1.0,
+        spearman,
+    )
 
 
 def evaluate_corpus(
@@ -269,7 +285,9 @@ def evaluate_corpus(
         provinces = {d.doc_id: d.meta.province for d in docs.values()}
         texts = {c.clause_id: c.text for d in docs.values() for c in d.clauses}
         rows = homogeneity(evidence, provinces, texts)
-        result.homogeneity = homogeneity_figures(read_homogeneity_labels(homogeneity_path), {r.measure_id: r.homogeneity for r in rows})
+        result.homogeneity = homogeneity_figures(
+            read_homogeneity_labels(homogeneity_path), {r.measure_id: r.homogeneity for r in rows}
+        )
     return result
 
 

@@ -101,8 +101,14 @@ class ReuseSettings:
     def __post_init__(self) -> None:
         problems = []
         for name in (
-            "num_perm", "max_group_sources", "max_verify", "verbatim_min_run", "verbatim_passage_run",
-            "min_anchors", "max_anchored_documents", "max_links",
+            "num_perm",
+            "max_group_sources",
+            "max_verify",
+            "verbatim_min_run",
+            "verbatim_passage_run",
+            "min_anchors",
+            "max_anchored_documents",
+            "max_links",
         ):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -210,7 +216,9 @@ def _date_key(date: str | None) -> str:
 class ReuseIndex:
     """Clauses of the documents added so far, searchable for reuse (see the module docstring)."""
 
-    def __init__(self, dim: int, settings: ReuseSettings | None = None, paraphrase: ParaphraseRule | None = None) -> None:
+    def __init__(
+        self, dim: int, settings: ReuseSettings | None = None, paraphrase: ParaphraseRule | None = None
+    ) -> None:
         from datasketch import MinHashLSH
 
         self.dim = dim
@@ -323,7 +331,9 @@ class ReuseIndex:
                 joins.append(None)
                 continue
             scores = estimated_jaccard(signature, np.stack([self._group_signatures[k] for k in keys]))
-            matched.append([k for k, score in zip(keys, scores, strict=True) if score >= self.settings.lsh_threshold])
+            matched.append(
+                [k for k, score in zip(keys, scores, strict=True) if score >= self.settings.lsh_threshold]
+            )
             best = int(np.argmax(scores))
             joins.append(keys[best] if scores[best] >= self.settings.group_jaccard else None)
         return matched, joins
@@ -340,18 +350,24 @@ class ReuseIndex:
         limit = self.settings.max_verify
         return [sorted(s, key=lambda r: (-s[r], r))[:limit] for s in shared]
 
-    def _measured(self, clause: ReuseClause, text: str, row: int, sim: float, stage: str = VERBATIM) -> Candidate:
+    def _measured(
+        self, clause: ReuseClause, text: str, row: int, sim: float, stage: str = VERBATIM
+    ) -> Candidate:
         other = reuse_text(self._clause_texts[row])
         overlap = containment(shingles(text), shingles(other))
         run = longest_run(text, other) if overlap > 0 else 0
-        found = Candidate(clause.clause_id, self._clause_ids[row], overlap, run, sim, bigram_overlap(text, other), stage)
+        found = Candidate(
+            clause.clause_id, self._clause_ids[row], overlap, run, sim, bigram_overlap(text, other), stage
+        )
         if self.candidate_log is not None:
             self.candidate_log.append(found)
         return found
 
     def is_verbatim(self, overlap: float, run: int) -> bool:
         s = self.settings
-        return (overlap >= s.verbatim_min_overlap and run >= s.verbatim_min_run) or run >= s.verbatim_passage_run
+        return (
+            overlap >= s.verbatim_min_overlap and run >= s.verbatim_min_run
+        ) or run >= s.verbatim_passage_run
 
     def _verbatim(
         self, doc: ReuseDocument, clause: ReuseClause, text: str, vector: np.ndarray, rows: list[int]
@@ -379,7 +395,9 @@ class ReuseIndex:
             other = link.source_doc_id if link.target_doc_id == doc.doc_id else link.target_doc_id
             anchors[other] += 1
             copied[other] |= {link.source_clause_id, link.target_clause_id}
-        ranked = sorted((d for d, n in anchors.items() if n >= self.settings.min_anchors), key=lambda d: (-anchors[d], d))
+        ranked = sorted(
+            (d for d, n in anchors.items() if n >= self.settings.min_anchors), key=lambda d: (-anchors[d], d)
+        )
         own_row = {c.clause_id: i for i, c in enumerate(doc.clauses)}
         links = []
         for other in ranked[: self.settings.max_anchored_documents]:
@@ -394,12 +412,18 @@ class ReuseIndex:
                 if best_row[j] != i:
                     continue
                 clause = doc.clauses[mine[i]]
-                measured = self._measured(clause, texts[own_row[clause.clause_id]], theirs[j], float(block[i, j]), PARAPHRASE)
-                if self.paraphrase is not None and self.paraphrase.is_paraphrase(measured.similarity, measured.wording):
+                measured = self._measured(
+                    clause, texts[own_row[clause.clause_id]], theirs[j], float(block[i, j]), PARAPHRASE
+                )
+                if self.paraphrase is not None and self.paraphrase.is_paraphrase(
+                    measured.similarity, measured.wording
+                ):
                     links.append(self._link(PARAPHRASE, doc, clause, theirs[j], measured))
         return links
 
-    def _link(self, kind: str, doc: ReuseDocument, clause: ReuseClause, row: int, measured: Candidate) -> ReuseLink:
+    def _link(
+        self, kind: str, doc: ReuseDocument, clause: ReuseClause, row: int, measured: Candidate
+    ) -> ReuseLink:
         other_doc = self._docs[self._clause_docs[row]]
         new = (doc.doc_id, clause.clause_id)
         old = (other_doc.doc_id, self._clause_ids[row])
@@ -440,7 +464,9 @@ class ReuseIndex:
             mean = vectors.mean(axis=0)
             norm = float(np.linalg.norm(mean))
             centroid = (mean / norm if norm > 0 else mean).tolist()
-        self._docs[doc.doc_id] = _Doc(doc.doc_id, doc.name, doc.province, doc.level, doc.issue_date, len(doc.clauses), centroid)
+        self._docs[doc.doc_id] = _Doc(
+            doc.doc_id, doc.name, doc.province, doc.level, doc.issue_date, len(doc.clauses), centroid
+        )
         for passage, group in enumerate(joins):
             row = base + int(owner[passage])
             if group is None:
@@ -469,7 +495,9 @@ class ReuseIndex:
         write("groups.pkl", lambda p: p.write_bytes(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)))
         write("lsh.pkl", lambda p: p.write_bytes(pickle.dumps(self._lsh, protocol=pickle.HIGHEST_PROTOCOL)))
         write("vectors.npy", lambda p: np.save(p.open("wb"), self._matrix()))
-        clauses = pd.DataFrame({"clause_id": self._clause_ids, "doc_id": self._clause_docs, "text": self._clause_texts})
+        clauses = pd.DataFrame(
+            {"clause_id": self._clause_ids, "doc_id": self._clause_docs, "text": self._clause_texts}
+        )
         write("clauses.parquet", lambda p: clauses.to_parquet(p, index=False))
         write("links.parquet", lambda p: links_frame(self.links).to_parquet(p, index=False))
         meta = {
@@ -487,10 +515,14 @@ class ReuseIndex:
         """The index saved in ``folder``."""
         missing = [name for name in _FILES if not (folder / name).is_file()]
         if missing:
-            raise SettingsError(f"{folder}: not a reuse index (missing {', '.join(missing)}); build one with ReuseIndex.save")
+            raise SettingsError(
+                f"{folder}: not a reuse index (missing {', '.join(missing)}); build one with ReuseIndex.save"
+            )
         meta = json.loads((folder / "index.json").read_text(encoding="utf-8"))
         if meta.get("format") != INDEX_FORMAT:
-            raise SettingsError(f"{folder}: reuse index format {meta.get('format')}, expected {INDEX_FORMAT}; rebuild it")
+            raise SettingsError(
+                f"{folder}: reuse index format {meta.get('format')}, expected {INDEX_FORMAT}; rebuild it"
+            )
         rule = ParaphraseRule(**meta["paraphrase"]) if meta["paraphrase"] else None
         index = cls(int(meta["dim"]), ReuseSettings(**meta["settings"]), rule)
         state = pickle.loads((folder / "groups.pkl").read_bytes())
@@ -517,7 +549,10 @@ def links_frame(links: Sequence[ReuseLink]) -> pd.DataFrame:
 
 
 def links_of(frame: pd.DataFrame) -> list[ReuseLink]:
-    return [ReuseLink(**{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}) for row in frame.to_dict("records")]
+    return [
+        ReuseLink(**{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()})
+        for row in frame.to_dict("records")
+    ]
 
 
 def issue_date(value: str | dt.date | None) -> str | None:

@@ -70,7 +70,14 @@ def read_reuse_labels(path: Path) -> list[ReuseLabel]:
         if not (row.get("clause_text") or "").strip() or not (row.get("source_text") or "").strip():
             raise LabelError(f"{path.name} row {number}: clause_text and source_text must both be given")
         labels.append(
-            ReuseLabel(stem, number, row["clause_text"].strip(), row["source_document"].strip(), row["source_text"].strip(), kind)
+            ReuseLabel(
+                stem,
+                number,
+                row["clause_text"].strip(),
+                row["source_document"].strip(),
+                row["source_text"].strip(),
+                kind,
+            )
         )
     return labels
 
@@ -89,7 +96,9 @@ def read_homogeneity_labels(path: Path, measure_ids: Sequence[str] | None = None
         try:
             rank = int(row["rank"])
         except ValueError as exc:
-            raise LabelError(f"{path.name} row {number}: rank must be a whole number, got {row['rank']!r}") from exc
+            raise LabelError(
+                f"{path.name} row {number}: rank must be a whole number, got {row['rank']!r}"
+            ) from exc
         labels.append(HomogeneityLabel(measure, rank, row["reason"].strip()))
     ranks = [label.rank for label in labels]
     if len(set(ranks)) != len(ranks):

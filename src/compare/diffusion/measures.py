@@ -11,7 +11,8 @@
   A clause counts as reused from a document that is earlier, or undated or of the same date (a
   link it is the *source* of, to a later document, leaves it original).
 - ``homogeneity``: per national measure, how alike the evidence clauses of different provinces
-  are: the mean wording overlap (character-bigram containment) over pairs of evidence clauses
+  are in wording: the mean phrase similarity (Dice coefficient of the 4-character shingles of
+  their reuse text, ``compare.diffusion.text.phrase_similarity``) over pairs of evidence clauses
   from different provinces, with their mean cosine beside it, and the most and least alike pair.
 """
 
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compare.diffusion.index import KINDS, NATIONAL_DOC_ID, PARAPHRASE, VERBATIM, ReuseLink
-from compare.diffusion.text import bigram_overlap, reuse_text
+from compare.diffusion.text import phrase_similarity, reuse_text
 
 ORIGINAL = "original"
 REUSED_NATIONAL = "reused_national"
@@ -96,7 +97,9 @@ def _other(link: ReuseLink, doc_id: str) -> tuple[str, str, str]:
 
 
 def document_similarity(
-    links: Sequence[ReuseLink], docs: Mapping[str, DocumentInfo], centroids: Mapping[str, np.ndarray] | None = None
+    links: Sequence[ReuseLink],
+    docs: Mapping[str, DocumentInfo],
+    centroids: Mapping[str, np.ndarray] | None = None,
 ) -> list[DocumentSimilarity]:
     """One row per ordered pair of documents joined by at least one link."""
     reused: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(lambda: {k: set() for k in KINDS})
@@ -105,7 +108,9 @@ def document_similarity(
         for doc_id in (link.source_doc_id, link.target_doc_id):
             other, own, _ = _other(link, doc_id)
             reused[(doc_id, other)][link.kind].add(own)
-        earlier[frozenset((link.source_doc_id, link.target_doc_id))] = link.source_doc_id if link.directed else None
+        earlier[frozenset((link.source_doc_id, link.target_doc_id))] = (
+            link.source_doc_id if link.directed else None
+        )
     rows = []
     for (doc_id, other), kinds in sorted(reused.items()):
         info = docs.get(doc_id)
@@ -149,7 +154,12 @@ def localization(
         for doc_id, other, clause in sides:
             if other == NATIONAL_DOC_ID:
                 by_doc[doc_id][REUSED_NATIONAL].add(clause)
-            elif docs.get(doc_id) and docs.get(other) and docs[doc_id].province and docs[doc_id].province == docs[other].province:
+            elif (
+                docs.get(doc_id)
+                and docs.get(other)
+                and docs[doc_id].province
+                and docs[doc_id].province == docs[other].province
+            ):
                 by_doc[doc_id][REUSED_OWN_PROVINCE].add(clause)
             else:
                 by_doc[doc_id][REUSED_OTHER_PROVINCE].add(clause)
@@ -196,7 +206,7 @@ def homogeneity(
         if len({provinces[d] for d in docs}) < MIN_PROVINCES or not pairs:
             continue
         keyed = {d: reuse_text(texts[by_doc[d]]) for d in docs}
-        wording = [(bigram_overlap(keyed[a], keyed[b]), a, b) for a, b in pairs]
+        wording = [(phrase_similarity(keyed[a], keyed[b]), a, b) for a, b in pairs]
         semantic = None
         if vectors is not None and all(by_doc[d] in vectors for d in docs):
             semantic = round(float(np.mean([vectors[by_doc[a]] @ vectors[by_doc[b]] for a, b in pairs])), 4)

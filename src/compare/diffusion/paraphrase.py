@@ -108,7 +108,9 @@ def load_rules(path: Path = CALIBRATION_FILE) -> dict[str, ParaphraseRule]:
         records = json.loads(path.read_text(encoding="utf-8"))
         return {r["model_id"]: ParaphraseRule(**r) for r in records}
     except (ValueError, TypeError, KeyError) as exc:
-        raise SettingsError(f"{path}: not a paraphrase calibration ({exc}); refit it with compare.diffusion.evaluate") from exc
+        raise SettingsError(
+            f"{path}: not a paraphrase calibration ({exc}); refit it with compare.diffusion.evaluate"
+        ) from exc
 
 
 def rule_for(model_id: str, path: Path = CALIBRATION_FILE) -> ParaphraseRule | None:

@@ -41,4 +41,3 @@ def parse_document(path: Path) -> ParsedDocument:
     from compare.pipeline import parse_document as parse
 
     return parse(path)
-

@@ -89,6 +89,16 @@ def longest_run(a: str, b: str) -> int:
     return int(matcher.find_longest_match(0, len(a), 0, len(b)).size)
 
 
+def dice(a: set[str], b: set[str]) -> float:
+    """Dice coefficient of two sets: symmetric, so a short text inside a long one is not alike."""
+    return 2 * len(a & b) / (len(a) + len(b)) if a and b else 0.0
+
+
+def phrase_similarity(a: str, b: str) -> float:
+    """Dice of the 4-character shingles: how far two texts use the same phrases."""
+    return dice(shingles(a), shingles(b))
+
+
 def bigram_overlap(a: str, b: str) -> float:
     """Containment of the character bigrams: shared wording, whatever the order."""
     return containment(shingles(a, 2), shingles(b, 2))
