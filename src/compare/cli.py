@@ -12,7 +12,17 @@ from typing import Annotated
 
 import typer
 
-from compare.cli_console import EXIT_REFUSED, console, fail, frame_table, print_error
+from compare.cli_console import (
+    EXIT_REFUSED,
+    CorpusOption,
+    FusedModelsOption,
+    PublishOption,
+    TopKOption,
+    console,
+    fail,
+    frame_table,
+    print_error,
+)
 from compare.errors import (
     CatalogueError,
     CompareError,
@@ -60,18 +70,10 @@ REFUSALS: tuple[type[CompareError], ...] = (SettingsError, CatalogueError, Model
 
 @app.command()
 def run(
-    corpus: Annotated[
-        Path | None, typer.Option(help=f"Folder of provincial plan PDFs {setting_help('corpus')}.")
-    ] = None,
-    warehouse: Annotated[
-        Path | None, typer.Option(help=f"DuckDB warehouse file to publish {setting_help('warehouse')}.")
-    ] = None,
-    models: Annotated[
-        str | None, typer.Option(help=f"Comma-separated embedding models, fused {setting_help('models')}.")
-    ] = None,
-    top_k: Annotated[
-        int | None, typer.Option(help=f"Matches kept per clause {setting_help('top_k')}.")
-    ] = None,
+    corpus: CorpusOption = None,
+    warehouse: PublishOption = None,
+    models: FusedModelsOption = None,
+    top_k: TopKOption = None,
     force: Annotated[bool, typer.Option(help="Reprocess every file, even unchanged ones.")] = False,
     workers: Annotated[int, typer.Option(help="Parsing processes (1: parse in the flow's process).")] = 1,
     allow_empty_corpus: Annotated[
@@ -204,9 +206,7 @@ def evaluate(
         Path | None,
         typer.Option(help=f"DuckDB warehouse to record the figures in {setting_help('warehouse')}."),
     ] = None,
-    models: Annotated[
-        str | None, typer.Option(help=f"Comma-separated embedding models, fused {setting_help('models')}.")
-    ] = None,
+    models: FusedModelsOption = None,
     out: Annotated[Path, typer.Option(help="Markdown file for the figures.")] = Path("docs/evaluation.md"),
     calibrate: Annotated[
         bool, typer.Option(help="Also write the calibration fitted on all labelled documents.")

@@ -7,7 +7,8 @@ The command modules (``compare.cli``, ``cli_report``, ``cli_review``, ``cli_scal
 from __future__ import annotations
 
 import sys
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -17,6 +18,7 @@ from rich.text import Text
 
 from compare.errors import CompareError
 from compare.safe_text import printable
+from compare.settings import setting_help
 
 #: Width used when output is not a terminal (logs, CI), so tables are not cut.
 PIPE_WIDTH = 150
@@ -26,6 +28,21 @@ MAX_CELL = 80
 EXIT_REFUSED = 2
 
 console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
+
+# Options that several commands take alike (``None``: the setting decides).
+CorpusOption = Annotated[
+    Path | None, typer.Option(help=f"Folder of provincial plan PDFs {setting_help('corpus')}.")
+]
+PublishOption = Annotated[
+    Path | None, typer.Option(help=f"DuckDB warehouse file to publish {setting_help('warehouse')}.")
+]
+PublishedOption = Annotated[
+    Path | None, typer.Option(help=f"Published DuckDB warehouse {setting_help('warehouse')}.")
+]
+FusedModelsOption = Annotated[
+    str | None, typer.Option(help=f"Comma-separated embedding models, fused {setting_help('models')}.")
+]
+TopKOption = Annotated[int | None, typer.Option(help=f"Matches kept per clause {setting_help('top_k')}.")]
 
 
 def print_error(message: str) -> None:

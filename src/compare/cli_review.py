@@ -11,9 +11,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from compare.cli_console import console, fail
+from compare.cli_console import PublishedOption, console, fail
 from compare.errors import CompareError
-from compare.settings import Settings, setting_help
+from compare.settings import Settings
 
 review_app = typer.Typer(
     help="Expert review: export a workbook of coverage cells, import the verdicts.",
@@ -25,9 +25,7 @@ review_app = typer.Typer(
 @review_app.command("export")
 def export(
     out: Annotated[Path, typer.Option(help="The .xlsx workbook to write.")],
-    warehouse: Annotated[
-        Path | None, typer.Option(help=f"Published DuckDB warehouse {setting_help('warehouse')}.")
-    ] = None,
+    warehouse: PublishedOption = None,
     skip_reviewed: Annotated[
         bool, typer.Option(help="Leave out cells that already have a current review.")
     ] = False,
@@ -59,9 +57,7 @@ def import_(
     workbook: Annotated[
         Path, typer.Argument(help="A workbook written by `compare review export` and filled in.")
     ],
-    warehouse: Annotated[
-        Path | None, typer.Option(help=f"Published DuckDB warehouse {setting_help('warehouse')}.")
-    ] = None,
+    warehouse: PublishedOption = None,
     reviewer: Annotated[
         str | None, typer.Option(help="Reviewer for rows whose reviewer column is empty.")
     ] = None,

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from compare.cli_console import console, fail
+from compare.cli_console import FusedModelsOption, PublishOption, TopKOption, console, fail
 from compare.errors import CompareError
 from compare.settings import Settings, library_env, setting_help
 
@@ -64,9 +64,7 @@ def run(
     corpus: Annotated[
         Path | None, typer.Option(help=f"Folder of plan PDFs {setting_help('corpus')}.")
     ] = None,
-    warehouse: Annotated[
-        Path | None, typer.Option(help=f"DuckDB warehouse file to publish {setting_help('warehouse')}.")
-    ] = None,
+    warehouse: PublishOption = None,
     staging: Annotated[
         Path | None,
         typer.Option(help="Folder for the per-document Parquet files (default: <warehouse>.staging)."),
@@ -81,12 +79,8 @@ def run(
     in_flight: Annotated[
         int, typer.Option(help="Batches submitted at a time (a few times the number of workers).")
     ] = DEFAULT_IN_FLIGHT,
-    models: Annotated[
-        str | None, typer.Option(help=f"Comma-separated embedding models, fused {setting_help('models')}.")
-    ] = None,
-    top_k: Annotated[
-        int | None, typer.Option(help=f"Matches kept per clause {setting_help('top_k')}.")
-    ] = None,
+    models: FusedModelsOption = None,
+    top_k: TopKOption = None,
     force: Annotated[bool, typer.Option(help="Reprocess and restage every file.")] = False,
     allow_empty_corpus: Annotated[
         bool, typer.Option(help="Let a corpus folder with no PDF mark every document withdrawn.")

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from compare.cli_console import console, fail, frame_table
+from compare.cli_console import CorpusOption, TopKOption, console, fail, frame_table
 from compare.errors import CompareError, SettingsError
 from compare.settings import Settings, library_env, setting_help
 
@@ -138,16 +138,12 @@ def serve(
     cron: Annotated[str, typer.Option(help='Cron schedule, e.g. "0 3 * * *" for 03:00 every day.')],
     name: Annotated[str, typer.Option(help="Deployment name: compare-run/<name>.")] = "scheduled",
     timezone: Annotated[str, typer.Option(help="IANA timezone of the schedule.")] = "UTC",
-    corpus: Annotated[
-        Path | None, typer.Option(help=f"Folder of provincial plan PDFs {setting_help('corpus')}.")
-    ] = None,
+    corpus: CorpusOption = None,
     warehouse: Annotated[Path | None, typer.Option(help=WAREHOUSE_HELP)] = None,
     models: Annotated[
         str | None, typer.Option(help=f"Comma-separated embedding models {setting_help('models')}.")
     ] = None,
-    top_k: Annotated[
-        int | None, typer.Option(help=f"Matches kept per clause {setting_help('top_k')}.")
-    ] = None,
+    top_k: TopKOption = None,
     workers: Annotated[int, typer.Option(help="Parsing processes (1: parse in the flow's process).")] = 1,
 ) -> None:
     """Serve a scheduled deployment of the run against a Prefect server, until stopped (Ctrl-C).
