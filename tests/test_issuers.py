@@ -28,7 +28,7 @@ from typer.testing import CliRunner
 from compare import extract, warehouse
 from compare import report_data as rd
 from compare.cli import app
-from compare.errors import CompareError
+from compare.errors import CompareError, WarehouseError
 from compare.metadata import metadata
 from compare.report import committee_summary_markdown, report_html, write_report
 from compare.report_pdf import chromium_binary
@@ -287,19 +287,20 @@ def test_report_shows_national_and_ministry_documents_apart(data, page):
     )
 
 
-def test_report_of_a_warehouse_written_before_issuer_levels(tmp_path, path):
+def test_report_of_a_warehouse_written_before_issuer_levels_asks_for_a_run(tmp_path, path):
     old = tmp_path / "old.duckdb"
     shutil.copy(path, old)
     with duckdb.connect(str(old)) as con:
         con.execute("DROP MACRO issuer_level")
-    data = rd.report_data(old)
-    groups = dict(zip(data.documents["file_name"], data.documents["group"], strict=True))
-    assert groups == {
-        **{n: "unknown" for n in (*CENTRAL, UNIDENTIFIED)},
-        PROVINCE: "provincial",
-        CITY: "city",
-    }
-    assert "Issuer not identified" in report_html(data)
+    with pytest.raises(
+        WarehouseError, match=r"old\.duckdb: its researcher views are older .*run `compare run`"
+    ):
+        rd.report_data(old)
+    with duckdb.connect(str(old)) as con:  # what a run does to the warehouse it publishes
+        warehouse.apply_schema(con)
+    documents = rd.report_data(old).documents
+    groups = dict(zip(documents["file_name"], documents["group"], strict=True))
+    assert groups[PROVINCE] == "provincial" and groups[CITY] == "city"
 
 
 @pytest.mark.slow

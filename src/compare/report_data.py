@@ -92,10 +92,8 @@ _GROUP_OF_LEVEL = {level: group for group in ISSUER_GROUPS for level in group.le
 _GROUP_KEYS = {group.key: group for group in ISSUER_GROUPS}
 #: Where the evaluation figures come from when ``compare evaluate`` has not written any.
 CALIBRATION_METRICS_KEY = "leave_one_document_out"
-#: Tables the report cannot do without ...
+#: Tables the report cannot do without.
 REQUIRED_TABLES = ("runs", "national_measures", "documents", "clauses", "coverage", "clause_decisions")
-#: ... and the researcher views (warehouse/views.sql) it reads the documents and cells from.
-REQUIRED_VIEWS = ("current_documents", "coverage_by_document")
 
 MEASURES_SQL = """
 SELECT measure_id, part, section_no, measure_no, section_id, section_title_en, section_title_zh,
@@ -320,11 +318,15 @@ def _check_tables(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         raise WarehouseError(
             f"{path}: not a compare warehouse (missing tables: {', '.join(missing)}); run `compare run` first"
         )
-    views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
-    if missing := [v for v in REQUIRED_VIEWS if v not in views]:
-        raise WarehouseError(
-            f"{path}: the warehouse has no {', '.join(missing)} view; run `compare run` to create its views"
-        )
+    for sql in (DOCUMENTS_SQL, COVERAGE_SQL):  # the researcher views, as this version defines them
+        try:
+            con.execute(f"SELECT * FROM ({sql}) LIMIT 0")
+        except duckdb.Error as exc:
+            reason = str(exc).splitlines()[0]
+            raise WarehouseError(
+                f"{path}: its researcher views are older than this compare ({reason}); "
+                "run `compare run` to refresh them"
+            ) from exc
 
 
 def _in_catalogue_order(coverage: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
