@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from functools import cache
 from pathlib import Path
 
 import pdfplumber
 import pytest
 from rapidfuzz.distance import Levenshtein
+from scripts import render_fixtures
 
 from compare import layout
 from compare.extract import junk_share, pages
@@ -21,20 +20,11 @@ from compare.segment import full_text
 
 PDFS = Path(__file__).resolve().parent / "data" / "pdfs"
 SOURCES = PDFS / "sources"
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "render_fixtures.py"
 #: Character error rate allowed on a PDF with a text layer.
 MAX_TEXT_CER = 0.01
 #: Fixtures that are scans (no text layer): read by OCR, held to a looser error rate.
 OCR_FIXTURES = ("scanned", "variant-scan-skewed", "variant-scan-with-notice")
 TEXT_FIXTURES = sorted(p.stem for p in SOURCES.glob("*.txt") if p.stem not in OCR_FIXTURES)
-
-
-def _fixture_script():
-    spec = importlib.util.spec_from_file_location("render_fixtures", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @cache
@@ -50,7 +40,7 @@ def character_error_rate(found: str, reference: str) -> float:
 
 @pytest.mark.parametrize("name", TEXT_FIXTURES)
 def test_character_error_rate_of_text_layer_fixtures(name):
-    reference = _fixture_script().reference_text(SOURCES / f"{name}.txt")
+    reference = render_fixtures.reference_text(SOURCES / f"{name}.txt")
     assert character_error_rate(full_text(extracted(name)), reference) <= MAX_TEXT_CER
 
 

@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pdfplumber
 import pytest
+from scripts import render_fixtures
 
 from compare.extract import MIN_TEXT_CHARS, pages
 from compare.metadata import metadata
 from compare.ocr import glyphs_from_boxes, skew_degrees
 from compare.records import Page
 from compare.segment import clauses, full_text
-from tests.test_extract import OCR_FIXTURES, SOURCES, _fixture_script, character_error_rate
+from tests.test_extract import OCR_FIXTURES, SOURCES, character_error_rate
 
 PDFS = Path(__file__).resolve().parent / "data" / "pdfs"
 GOLDEN = Path(__file__).resolve().parent / "data" / "golden"
@@ -40,7 +41,7 @@ def test_scanned_pages_are_read_by_ocr():
 
 @pytest.mark.parametrize("name", OCR_FIXTURES)
 def test_character_error_rate_of_the_scans(name):
-    reference = _fixture_script().reference_text(SOURCES / f"{name}.txt")
+    reference = render_fixtures.reference_text(SOURCES / f"{name}.txt")
     assert character_error_rate(full_text(scanned(name)), reference) <= MAX_SCAN_CER
 
 

@@ -23,6 +23,7 @@ import duckdb
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
+from scripts import synthetic_corpus
 from typer.testing import CliRunner
 
 from compare import extract, warehouse
@@ -34,7 +35,7 @@ from compare.report import committee_summary_markdown, report_html, write_report
 from compare.report_pdf import chromium_binary
 from compare.review_workbook import export_workbook
 from compare.segment import full_text
-from tests.test_report import MEASURES, SAMPLE_TABLES, synthetic_module
+from tests.test_report import MEASURES, SAMPLE_TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
 RELEVANCE = ROOT / "corpora" / "relevance.tsv"
@@ -88,7 +89,7 @@ _ID = re.compile(r'id="([^"]+)"')
 
 @pytest.fixture(scope="module")
 def path(tmp_path_factory) -> Path:
-    synthetic = synthetic_module()
+    synthetic = synthetic_corpus
     tables = synthetic.load_tables(SAMPLE_TABLES)
     docs = tables["documents"].copy()
     for sample, meta in NOT_PROVINCIAL.items():

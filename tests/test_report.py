@@ -8,7 +8,6 @@ The warehouse is the six sample plans as published by ``compare run`` and ``comp
 from __future__ import annotations
 
 import html
-import importlib.util
 import re
 from pathlib import Path
 from types import ModuleType
@@ -17,6 +16,7 @@ import duckdb
 import pandas as pd
 import pytest
 import typer
+from scripts import synthetic_corpus
 from typer.testing import CliRunner
 
 from compare import report_data as rd
@@ -25,9 +25,7 @@ from compare.report import committee_summary_markdown, report_html, write_report
 from compare.report_objectives import NATIONAL_OBJECTIVES, national_objective
 from tests.conftest import DATA
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_TABLES = DATA / "report" / "sample-warehouse"
-SYNTHETIC_SCRIPT = ROOT / "scripts" / "synthetic_corpus.py"
 MEASURES = 65
 SAMPLE_DOCUMENTS = 6
 SYNTHETIC_DOCUMENTS = 31 + 10
@@ -35,17 +33,9 @@ _HREF = re.compile(r'href="#([^"]+)"')
 _ID = re.compile(r'id="([^"]+)"')
 
 
-def synthetic_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("synthetic_corpus", SYNTHETIC_SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def synthetic() -> ModuleType:
-    return synthetic_module()
+    return synthetic_corpus
 
 
 @pytest.fixture(scope="module")

@@ -18,13 +18,14 @@ import numpy as np
 import pytest
 from PIL import Image
 from scipy import ndimage
+from scripts import synthetic_corpus
 
 from compare.errors import CompareError
 from compare.report import write_report
 from compare.report_data import report_data
 from compare.report_pdf import chromium_binary, screenshot_from_html
 from compare.report_views import STATUS_COLOURS
-from tests.test_report import MEASURES, SAMPLE_DOCUMENTS, SAMPLE_TABLES, SYNTHETIC_DOCUMENTS, synthetic_module
+from tests.test_report import MEASURES, SAMPLE_DOCUMENTS, SAMPLE_TABLES, SYNTHETIC_DOCUMENTS
 
 pytestmark = pytest.mark.slow
 
@@ -126,7 +127,7 @@ def rendered_pages(pdf: Path, out: Path, first: int, last: int) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
-    synthetic = synthetic_module()
+    synthetic = synthetic_corpus
     folder = tmp_path_factory.mktemp("sample")
     path = synthetic.write_warehouse(synthetic.load_tables(SAMPLE_TABLES), folder / "compare.duckdb")
     files = write_report(path, folder / "report")
@@ -136,7 +137,7 @@ def sample(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def large(tmp_path_factory):
-    synthetic = synthetic_module()
+    synthetic = synthetic_corpus
     folder = tmp_path_factory.mktemp("large")
     tables = synthetic.synthetic_tables(synthetic.load_tables(SAMPLE_TABLES))
     path = synthetic.write_warehouse(tables, folder / "compare.duckdb")

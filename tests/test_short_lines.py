@@ -10,12 +10,13 @@ source comes out as a paragraph of its own and as a clause of its own, its text 
 from __future__ import annotations
 
 import pytest
+from scripts import render_fixtures
 
 from compare import layout
 from compare.layout import Line, Margins
 from compare.records import Page
 from compare.segment import clauses, paragraphs
-from tests.test_extract import SOURCES, _fixture_script, extracted
+from tests.test_extract import SOURCES, extracted
 
 FIXTURES = ("short-lines-flush", "short-lines-indented")
 #: Geometry of the synthetic lines below: a 公文 text box, 28 characters of 16 pt.
@@ -23,7 +24,7 @@ SIZE, LEFT, RIGHT, PITCH = 16.0, 73.6, 521.6, 29.0
 
 
 def _source_paragraphs(name: str) -> list[str]:
-    blocks = _fixture_script().parse_source((SOURCES / f"{name}.txt").read_text(encoding="utf-8"))
+    blocks = render_fixtures.parse_source((SOURCES / f"{name}.txt").read_text(encoding="utf-8"))
     return [block.text for block in blocks if block.kind in ("title", "body")]
 
 
