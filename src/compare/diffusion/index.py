@@ -3,13 +3,16 @@
 Adding a document compares each of its clauses with the index, and nothing else:
 
 - **verbatim**: each passage (sentence) of the clause is looked up in a MinHash LSH index
-  (``datasketch.MinHashLSH``) of the passages seen so far. Near-identical passages (estimated
-  Jaccard >= ``group_jaccard``) form one group with one representative in the LSH index, so a
-  passage copied into hundreds of plans is one entry, not hundreds; a group remembers the
-  clauses holding it, the ``max_group_sources`` earliest-dated first. The clauses of the groups
+  (``datasketch.MinHashLSH``) of the passages seen so far. A passage that resembles an indexed
+  one (estimated Jaccard >= ``lsh_threshold``) joins the group of the most alike, and only a
+  passage that resembles none enters the LSH index as a new group's representative, so a
+  passage copied into hundreds of plans (their names and figures changed) is one entry, not
+  hundreds; a group remembers the clauses holding it, the ``max_group_sources`` earliest-dated
+  first. The clauses of the (at most ``max_group_matches``) groups
   a clause's passages fall into are its candidates, ranked by the passage text they share;
   the best ``max_verify`` are verified exactly: shingle containment (share of the shorter
-  clause's 4-character shingles found in the other) and the longest run of shared characters.
+  clause's 4-character shingles found in the other) and the longest shared stretch (the longest
+  passage of the clause whose every 4-character shingle is in the other).
   A pair is ``verbatim`` when its containment reaches ``verbatim_min_overlap`` or its longest
   shared run reaches ``verbatim_min_run`` characters (a copied sentence inside a longer item).
 - **paraphrase**: a rewording shares few character runs, and high semantic similarity alone
@@ -41,7 +44,7 @@ import os
 import pickle
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -53,11 +56,10 @@ from compare.diffusion.text import (
     MINHASH_SEED,
     MinHasher,
     bigram_overlap,
-    containment,
     estimated_jaccard,
-    longest_run,
     passages,
     reuse_text,
+    shared_stretch,
     shingles,
 )
 from compare.errors import SettingsError
@@ -79,8 +81,8 @@ class ReuseSettings:
     #: MinHash permutations and the LSH threshold (estimated Jaccard of two passages).
     num_perm: int = 64
     lsh_threshold: float = 0.3
-    #: Passages at least this alike (estimated Jaccard) are one group in the LSH index.
-    group_jaccard: float = 0.7
+    #: Groups a passage is matched with at most (the most alike).
+    max_group_matches: int = 4
     #: Clauses a group keeps as candidate sources (the earliest-dated).
     max_group_sources: int = 16
     #: Candidate clauses verified exactly per clause, the ones sharing the most passage text.
@@ -112,7 +114,7 @@ class ReuseSettings:
         ):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("lsh_threshold", "group_jaccard", "verbatim_min_overlap"):
+        for name in ("lsh_threshold", "verbatim_min_overlap"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 problems.append(f"{name} must be in (0, 1], got {getattr(self, name)}")
         if problems:
@@ -163,7 +165,7 @@ class ReuseLink:
     directed: bool
     #: Share of the shorter clause's shingles found in the other (verbatim evidence).
     overlap: float
-    #: Longest run of characters the two clauses share.
+    #: Longest passage the two clauses share, in characters (``shared_stretch``).
     shared_chars: int
     #: Cosine of the two clause vectors (the run's encoder).
     similarity: float
@@ -233,6 +235,7 @@ class ReuseIndex:
         self._clause_ids: list[str] = []
         self._clause_docs: list[str] = []
         self._clause_texts: list[str] = []
+        self._clause_keys: list[str] = []
         self._vector_parts: list[np.ndarray] = []
         self._vectors = np.zeros((0, dim), dtype=np.float32)
         self._docs: dict[str, _Doc] = {}
@@ -320,8 +323,9 @@ class ReuseIndex:
         return found
 
     def _passage_groups(self, signatures: np.ndarray) -> tuple[list[list[int]], list[int | None]]:
-        """For each passage, the groups it resembles (estimated Jaccard >= ``lsh_threshold``) and
-        the group it joins (>= ``group_jaccard``; None: it starts a group of its own)."""
+        """For each passage, the groups it resembles (estimated Jaccard >= ``lsh_threshold``, the
+        ``max_group_matches`` most alike) and the group it joins: the most alike (None: it resembles
+        none and starts a group of its own)."""
         matched: list[list[int]] = []
         joins: list[int | None] = []
         for signature in signatures:
@@ -331,11 +335,10 @@ class ReuseIndex:
                 joins.append(None)
                 continue
             scores = estimated_jaccard(signature, np.stack([self._group_signatures[k] for k in keys]))
-            matched.append(
-                [k for k, score in zip(keys, scores, strict=True) if score >= self.settings.lsh_threshold]
-            )
-            best = int(np.argmax(scores))
-            joins.append(keys[best] if scores[best] >= self.settings.group_jaccard else None)
+            order = np.argsort(-scores, kind="stable")[: self.settings.max_group_matches]
+            alike = [keys[i] for i in order if scores[i] >= self.settings.lsh_threshold]
+            matched.append(alike)
+            joins.append(alike[0] if alike else None)
         return matched, joins
 
     def _verbatim_candidates(
@@ -351,17 +354,23 @@ class ReuseIndex:
         return [sorted(s, key=lambda r: (-s[r], r))[:limit] for s in shared]
 
     def _measured(
-        self, clause: ReuseClause, text: str, row: int, sim: float, stage: str = VERBATIM
+        self, clause: ReuseClause, text: str, own: set[str], row: int, sim: float, stage: str = VERBATIM
     ) -> Candidate:
-        other = reuse_text(self._clause_texts[row])
-        overlap = containment(shingles(text), shingles(other))
-        run = longest_run(text, other) if overlap > 0 else 0
-        found = Candidate(
-            clause.clause_id, self._clause_ids[row], overlap, run, sim, bigram_overlap(text, other), stage
+        other = self._clause_keys[row]
+        theirs = shingles(other)
+        shared = len(own & theirs)
+        overlap = shared / min(len(own), len(theirs)) if own and theirs else 0.0
+        run = shared_stretch(text, theirs) if shared else 0
+        wording = (
+            bigram_overlap(text, other) if stage == PARAPHRASE or self.candidate_log is not None else 0.0
         )
+        found = Candidate(clause.clause_id, self._clause_ids[row], overlap, run, sim, wording, stage)
         if self.candidate_log is not None:
             self.candidate_log.append(found)
         return found
+
+    def _exact(self, measured: Candidate, text: str, row: int) -> Candidate:
+        return replace(measured, wording=bigram_overlap(text, self._clause_keys[row]))
 
     def is_verbatim(self, overlap: float, run: int) -> bool:
         s = self.settings
@@ -375,11 +384,13 @@ class ReuseIndex:
         if not rows or not text:
             return []
         sims = self.clause_vectors(rows) @ vector
+        own = shingles(text)
         found = []
         for row, sim in zip(rows, sims, strict=True):
-            measured = self._measured(clause, text, row, float(sim))
+            measured = self._measured(clause, text, own, row, float(sim))
             if self.is_verbatim(measured.overlap, measured.shared_chars):
-                found.append((measured.overlap, self._link(VERBATIM, doc, clause, row, measured)))
+                exact = self._exact(measured, text, row)
+                found.append((measured.overlap, self._link(VERBATIM, doc, clause, row, exact)))
         found.sort(key=lambda s: (-s[0], s[1].source_clause_id, s[1].target_clause_id))
         return [link for _, link in found[: self.settings.max_links]]
 
@@ -412,13 +423,15 @@ class ReuseIndex:
                 if best_row[j] != i:
                     continue
                 clause = doc.clauses[mine[i]]
+                text = texts[own_row[clause.clause_id]]
                 measured = self._measured(
-                    clause, texts[own_row[clause.clause_id]], theirs[j], float(block[i, j]), PARAPHRASE
+                    clause, text, shingles(text), theirs[j], float(block[i, j]), PARAPHRASE
                 )
                 if self.paraphrase is not None and self.paraphrase.is_paraphrase(
                     measured.similarity, measured.wording
                 ):
-                    links.append(self._link(PARAPHRASE, doc, clause, theirs[j], measured))
+                    exact = self._exact(measured, text, theirs[j])
+                    links.append(self._link(PARAPHRASE, doc, clause, theirs[j], exact))
         return links
 
     def _link(
@@ -458,6 +471,7 @@ class ReuseIndex:
         self._clause_ids += [c.clause_id for c in doc.clauses]
         self._clause_docs += [doc.doc_id] * len(doc.clauses)
         self._clause_texts += [c.text for c in doc.clauses]
+        self._clause_keys += [c.key_text for c in doc.clauses]
         self._vector_parts.append(vectors)
         centroid: list[float] = []
         if len(vectors):
@@ -534,6 +548,7 @@ class ReuseIndex:
         index._clause_ids = clauses["clause_id"].tolist()
         index._clause_docs = clauses["doc_id"].tolist()
         index._clause_texts = clauses["text"].tolist()
+        index._clause_keys = [reuse_text(t) for t in index._clause_texts]
         index._docs = {d["doc_id"]: _Doc(**d) for d in meta["documents"]}
         index._first_row = {k: int(v) for k, v in meta["first_rows"].items()}
         index.links = links_of(pd.read_parquet(folder / "links.parquet"))

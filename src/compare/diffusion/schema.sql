@@ -11,7 +11,7 @@ CREATE TABLE IF NOT EXISTS clause_reuse (
     target_clause_id VARCHAR NOT NULL,       -- its clause (clauses.clause_id)
     directed BOOLEAN,                        -- true when the issue dates differ (source is earlier); false when they tie or one is missing
     overlap DOUBLE,                          -- share of the shorter clause's 4-character shingles found in the other (of their reuse text: normalized, no number marker, no departments, no punctuation), 0-1
-    shared_chars INTEGER,                    -- longest run of characters the two clauses share (reuse text)
+    shared_chars INTEGER,                    -- longest stretch of the later-added clause whose every 4-character shingle is in the other: the longest passage they share, in characters (reuse text)
     similarity DOUBLE,                       -- cosine of the two clauses' vectors (the run's first encoder, as the clauses are embedded for matching)
     wording DOUBLE,                          -- share of the shorter clause's character bigrams found in the other, 0-1
     run_id VARCHAR                           -- run that found the link

@@ -99,6 +99,19 @@ def phrase_similarity(a: str, b: str) -> float:
     return dice(shingles(a), shingles(b))
 
 
+def shared_stretch(text: str, theirs: set[str], size: int = SHINGLE_CHARS) -> int:
+    """Length of the longest stretch of ``text`` whose every ``size``-gram is among ``theirs``:
+    the longest passage of ``text`` found in the other text (as n-gram aligners count it; linear
+    in the text, where ``longest_run`` is quadratic)."""
+    if len(text) <= size:
+        return len(text) if text and text in theirs else 0
+    best = count = 0
+    for i in range(len(text) - size + 1):
+        count = count + 1 if text[i : i + size] in theirs else 0
+        best = max(best, count)
+    return best + size - 1 if best else 0
+
+
 def bigram_overlap(a: str, b: str) -> float:
     """Containment of the character bigrams: shared wording, whatever the order."""
     return containment(shingles(a, 2), shingles(b, 2))
