@@ -45,6 +45,11 @@ FusedModelsOption = Annotated[
 TopKOption = Annotated[int | None, typer.Option(help=f"Matches kept per clause {setting_help('top_k')}.")]
 
 
+def command_group(summary: str) -> typer.Typer:
+    """A group of subcommands (``compare review``, ``compare scale``): with no command, its help."""
+    return typer.Typer(help=summary, no_args_is_help=True, rich_markup_mode=None)
+
+
 def print_error(message: str) -> None:
     """``error: <message>``, the message as plain text (never read as rich markup)."""
     console.print(f"[red]error:[/red] {escape(printable(message))}", highlight=False)

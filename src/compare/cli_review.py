@@ -11,15 +11,11 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from compare.cli_console import PublishedOption, console, fail
+from compare.cli_console import PublishedOption, command_group, console, fail
 from compare.errors import CompareError
 from compare.settings import Settings
 
-review_app = typer.Typer(
-    help="Expert review: export a workbook of coverage cells, import the verdicts.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
+review_app = command_group("Expert review: export a workbook of coverage cells, import the verdicts.")
 
 
 @review_app.command("export")

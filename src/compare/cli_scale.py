@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from compare.cli_console import FusedModelsOption, PublishOption, TopKOption, console, fail
+from compare.cli_console import FusedModelsOption, PublishOption, TopKOption, command_group, console, fail
 from compare.errors import CompareError
 from compare.settings import Settings, library_env, setting_help
 
@@ -22,11 +22,7 @@ DEFAULT_BATCH_SIZE = 16
 #: Batches in flight (flows.scale_flow.DEFAULT_IN_FLIGHT).
 DEFAULT_IN_FLIGHT = 16
 
-scale_app = typer.Typer(
-    help="Scale out: generate a large synthetic corpus; run the pipeline on a Dask cluster.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
+scale_app = command_group("Scale out: generate a large synthetic corpus; run the pipeline on a Dask cluster.")
 
 
 @scale_app.command("generate")
