@@ -37,3 +37,15 @@ def seed_text() -> str:
     if not SEED.is_file():
         pytest.skip(f"seed not found at {SEED}")
     return SEED.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def two_plans(tmp_path_factory) -> tuple[Path, Path]:
+    """(corpus, warehouse): the two sample plans of ``review_helpers.SAMPLES``, scored once for
+    the whole session with the hashing encoder. Read it as it is; copy it to change it."""
+    from tests.review_helpers import corpus_with_samples, run
+
+    folder = tmp_path_factory.mktemp("two-plans")
+    corpus, path = corpus_with_samples(folder / "corpus"), folder / "w.duckdb"
+    run(corpus, path)
+    return corpus, path

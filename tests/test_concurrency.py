@@ -26,6 +26,9 @@ from compare.errors import WarehouseError
 from compare.settings import Settings
 from tests.conftest import CORPUS, ROOT
 
+#: Every test here runs pipelines in other processes and waits on them.
+pytestmark = pytest.mark.slow
+
 A, B, C = "ningbo-2016-29.pdf", "guizhou-2015-35.pdf", "chengdu-2016-12.pdf"
 
 #: A run in its own process, killed with SIGKILL at a named point (or never, for "none").

@@ -109,6 +109,7 @@ LABELLED = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("labels", LABELLED, ids=lambda p: p.name.split(".")[0])
 def test_no_labelled_item_with_a_measure_is_a_fragment_or_any_other_non_measure(labels):
     stem = labels.name.split(".")[0]
@@ -128,6 +129,7 @@ def test_no_labelled_item_with_a_measure_is_a_fragment_or_any_other_non_measure(
     assert all(k == {ClauseKind.MEASURE} for k in located)
 
 
+@pytest.mark.slow
 def test_the_standards_guide_s_table_cells_are_fragments():
     found = _clauses("negatives", "miit-2018-154-standards")
     by_text = {c.text: c for c in found}

@@ -30,6 +30,7 @@ def scanned(name: str = "scanned") -> tuple[Page, ...]:
     return pages(PDFS / f"{name}.pdf")
 
 
+@pytest.mark.slow
 def test_scanned_pages_are_read_by_ocr():
     assert [page.method for page in scanned()] == ["ocr"]
     with pdfplumber.open(PDFS / "variant-scan-with-notice.pdf") as pdf:
@@ -39,12 +40,14 @@ def test_scanned_pages_are_read_by_ocr():
     assert meta.ocr_used and meta.page_count == 1 and meta.province == "辽宁"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", OCR_FIXTURES)
 def test_character_error_rate_of_the_scans(name):
     reference = render_fixtures.reference_text(SOURCES / f"{name}.txt")
     assert character_error_rate(full_text(scanned(name)), reference) <= MAX_SCAN_CER
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", OCR_FIXTURES)
 def test_scans_segment_like_their_golden_lists(name):
     golden = json.loads((GOLDEN / f"{name}.json").read_text(encoding="utf-8"))["clauses"]

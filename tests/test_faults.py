@@ -85,6 +85,7 @@ def settings(tmp_path, corpus, cache_dir) -> Settings:
 # --- file names that are not UTF-8 ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_gbk_file_name_is_stored_decoded_and_its_document_lives_like_any_other(settings, corpus):
     path = add(corpus, A, GBK_NAME)
     add(corpus, B)
@@ -107,6 +108,7 @@ def test_a_gbk_file_name_is_stored_decoded_and_its_document_lives_like_any_other
     assert rows(settings.warehouse, "SELECT file_name FROM documents") == [(B,)]
 
 
+@pytest.mark.slow
 def test_a_gbk_named_file_that_leaves_the_corpus_is_withdrawn(settings, corpus):
     path = add(corpus, A, GBK_NAME)
     add(corpus, B)
@@ -119,6 +121,7 @@ def test_a_gbk_named_file_that_leaves_the_corpus_is_withdrawn(settings, corpus):
     ) == [("withdrawn", "湖南.pdf: file no longer in the corpus")]
 
 
+@pytest.mark.slow
 def test_an_undecodable_name_is_stored_with_its_bytes_escaped(settings, corpus):
     add(corpus, A, UNDECODABLE_NAME)
     summary = pipeline.run(settings)
@@ -128,6 +131,7 @@ def test_an_undecodable_name_is_stored_with_its_bytes_escaped(settings, corpus):
     ]
 
 
+@pytest.mark.slow
 def test_a_bad_file_with_a_gbk_name_gets_its_status_and_a_message_naming_it(settings, corpus):
     target = Path(os.fsdecode(os.path.join(os.fsencode(corpus), GBK_NAME)))
     target.write_bytes(b"not a pdf at all")
@@ -136,6 +140,7 @@ def test_a_bad_file_with_a_gbk_name_gets_its_status_and_a_message_naming_it(sett
     assert rows(settings.warehouse, "SELECT file_name, status FROM documents") == [("湖南.pdf", "not_pdf")]
 
 
+@pytest.mark.slow
 def test_a_gbk_name_beside_the_same_name_in_utf8_keeps_both_files_apart(settings, corpus):
     add(corpus, A, GBK_NAME)
     add(corpus, B, "湖南.pdf")
@@ -147,6 +152,7 @@ def test_a_gbk_name_beside_the_same_name_in_utf8_keeps_both_files_apart(settings
     }
 
 
+@pytest.mark.slow
 def test_a_staged_run_stores_a_gbk_name_decoded(settings, corpus, tmp_path):
     add(corpus, A, GBK_NAME)
     summary = staging.run(settings, tmp_path / "staging")
@@ -225,6 +231,7 @@ def _raise_for_a(monkeypatch, step: str, bad_queries: set[str]) -> None:
 STEPS = ["parse", "segment", "metadata", "structure", "embed", "score"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", STEPS)
 def test_a_document_failing_in_one_step_is_failed_and_named_and_the_others_publish(
     settings, corpus, monkeypatch, bad_queries, step
@@ -253,6 +260,7 @@ def test_a_document_failing_in_one_step_is_failed_and_named_and_the_others_publi
     assert rows(settings.warehouse, "SELECT status FROM documents WHERE doc_id = ?", [doc_id(A)]) == [("ok",)]
 
 
+@pytest.mark.slow
 def test_a_batch_whose_scoring_fails_for_one_document_scores_the_others_as_a_clean_run_does(
     tmp_path, settings, corpus, monkeypatch, bad_queries
 ):
@@ -268,6 +276,7 @@ def test_a_batch_whose_scoring_fails_for_one_document_scores_the_others_as_a_cle
     assert rows(settings.warehouse, sql) == rows(clean.warehouse, sql)
 
 
+@pytest.mark.slow
 def test_a_document_that_was_ok_keeps_its_rows_when_it_fails_on_a_rescore(
     settings, corpus, monkeypatch, bad_queries
 ):
@@ -298,6 +307,7 @@ def test_a_document_that_was_ok_keeps_its_rows_when_it_fails_on_a_rescore(
 # --- the staged run (the Dask scale-out does the same per batch) ------------------------------------
 
 
+@pytest.mark.slow
 def test_a_staged_document_whose_scoring_fails_is_staged_failed_and_staged_again_next_run(
     settings, corpus, tmp_path, monkeypatch, bad_queries
 ):
@@ -318,6 +328,7 @@ def test_a_staged_document_whose_scoring_fails_is_staged_failed_and_staged_again
     assert rows(settings.warehouse, "SELECT count(*) FROM coverage WHERE doc_id = ?", [doc_id(A)]) == [(65,)]
 
 
+@pytest.mark.slow
 def test_a_lost_batch_is_staged_as_failed_documents_and_staged_again_next_run(settings, corpus, tmp_path):
     add(corpus, A)
     folder = tmp_path / "staging"
@@ -338,6 +349,7 @@ def test_a_lost_batch_is_staged_as_failed_documents_and_staged_again_next_run(se
 # --- an empty or missing corpus -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_emptied_corpus_is_refused_unless_allowed(settings, corpus):
     nothing = pipeline.run(settings)  # an empty folder and an empty warehouse: nothing to withdraw
     assert (nothing.n_files, nothing.n_failed) == (0, 0)
@@ -371,6 +383,7 @@ def test_a_missing_corpus_folder_is_an_error_naming_it(settings, tmp_path):
 # --- nothing already published is lost ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_publish_that_fails_leaves_the_previous_warehouse_as_it_was(settings, corpus, monkeypatch):
     add(corpus, A)
     pipeline.run(settings)

@@ -68,6 +68,7 @@ def coverage_table(path: Path) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+@pytest.mark.slow
 def test_a_rerun_with_no_new_file_extracts_and_embeds_nothing(settings, corpus):
     add(corpus, A)
     add(corpus, B)
@@ -82,6 +83,7 @@ def test_a_rerun_with_no_new_file_extracts_and_embeds_nothing(settings, corpus):
     assert rows(settings.warehouse, "SELECT DISTINCT run_id FROM coverage") == [(first.run_id,)]
 
 
+@pytest.mark.slow
 def test_a_new_file_is_processed_on_its_own(settings, corpus):
     add(corpus, A)
     first = pipeline.run(settings)
@@ -92,6 +94,7 @@ def test_a_new_file_is_processed_on_its_own(settings, corpus):
     assert by_doc == {doc_id(A): first.run_id, doc_id(B): second.run_id}
 
 
+@pytest.mark.slow
 def test_a_changed_file_replaces_its_old_rows(settings, corpus):
     add(corpus, A, "plan.pdf")
     pipeline.run(settings)
@@ -110,6 +113,7 @@ def test_a_changed_file_replaces_its_old_rows(settings, corpus):
     ) == [(0,)]
 
 
+@pytest.mark.slow
 def test_a_removed_file_is_withdrawn_not_deleted_and_comes_back(settings, corpus):
     path = add(corpus, A)
     add(corpus, B)
@@ -133,6 +137,7 @@ def test_a_removed_file_is_withdrawn_not_deleted_and_comes_back(settings, corpus
     ) == [("ok", "")]
 
 
+@pytest.mark.slow
 def test_a_renamed_identical_file_is_not_processed_again(settings, corpus):
     path = add(corpus, A)
     pipeline.run(settings)
@@ -142,6 +147,7 @@ def test_a_renamed_identical_file_is_not_processed_again(settings, corpus):
     assert rows(settings.warehouse, "SELECT file_name, status FROM documents") == [("renamed.pdf", "ok")]
 
 
+@pytest.mark.slow
 def test_identical_files_are_stored_once(settings, corpus):
     add(corpus, A)
     add(corpus, A, "copy-of-ningbo.pdf")
@@ -151,6 +157,7 @@ def test_identical_files_are_stored_once(settings, corpus):
     assert summary.notes == (f"{A}: same content as copy-of-ningbo.pdf; stored once, as copy-of-ningbo.pdf",)
 
 
+@pytest.mark.slow
 def test_files_in_subfolders_are_named_by_their_path(settings, corpus):
     (corpus / "2016").mkdir()
     add(corpus, A, "2016/plan.pdf")
@@ -163,6 +170,7 @@ def test_files_in_subfolders_are_named_by_their_path(settings, corpus):
     ]
 
 
+@pytest.mark.slow
 def test_a_broken_file_that_is_fixed_is_processed(settings, corpus):
     (corpus / "plan.pdf").write_bytes(b"not a pdf yet")
     broken = pipeline.run(settings)
@@ -184,6 +192,7 @@ def _unreadable(name: str):
     return hashing
 
 
+@pytest.mark.slow
 def test_an_unreadable_file_is_a_named_failure_and_its_known_rows_stay(settings, corpus, monkeypatch):
     add(corpus, A)
     add(corpus, B)
@@ -220,6 +229,7 @@ def test_a_file_that_failed_unexpectedly_is_tried_again_but_a_bad_file_is_not(co
         assert pipeline.plan([path], known, corpus=corpus).to_process == expected
 
 
+@pytest.mark.slow
 def test_other_scoring_settings_score_every_document_again(settings, corpus):
     add(corpus, A)
     pipeline.run(settings)
@@ -229,6 +239,7 @@ def test_other_scoring_settings_score_every_document_again(settings, corpus):
     assert pipeline.run(settings.with_overrides(top_k=2)).n_processed == 0
 
 
+@pytest.mark.slow
 def test_new_code_scores_every_document_again_without_embedding_it_again(settings, corpus, monkeypatch):
     add(corpus, A)
     pipeline.run(settings)
@@ -239,12 +250,14 @@ def test_new_code_scores_every_document_again_without_embedding_it_again(setting
     assert pipeline.run(settings).n_processed == 0
 
 
+@pytest.mark.slow
 def test_force_processes_everything(settings, corpus):
     add(corpus, A)
     pipeline.run(settings)
     assert pipeline.run(settings, force=True).n_processed == 1
 
 
+@pytest.mark.slow
 def test_an_incremental_warehouse_equals_a_clean_one(tmp_path, settings, corpus):
     add(corpus, A)
     pipeline.run(settings)
@@ -255,6 +268,7 @@ def test_an_incremental_warehouse_equals_a_clean_one(tmp_path, settings, corpus)
     pd.testing.assert_frame_equal(coverage_table(settings.warehouse), coverage_table(clean.warehouse))
 
 
+@pytest.mark.slow
 def test_every_coverage_row_belongs_to_a_recorded_run(settings, corpus):
     add(corpus, A)
     pipeline.run(settings)
@@ -274,6 +288,7 @@ def test_every_coverage_row_belongs_to_a_recorded_run(settings, corpus):
     assert key and corpus_hash and '"clause"' in thresholds and '"publish"' in timings
 
 
+@pytest.mark.slow
 def test_an_older_warehouse_gains_the_new_columns_and_is_rescored_once(settings, corpus):
     with duckdb.connect(str(settings.warehouse)) as con:
         con.execute(

@@ -292,6 +292,7 @@ def guarded(tmp_path):
             process.wait()
 
 
+@pytest.mark.slow
 def test_an_interrupt_a_library_swallows_still_publishes_nothing(guarded):
     path, start = guarded
     before = _digest(path)
@@ -303,6 +304,7 @@ def test_an_interrupt_a_library_swallows_still_publishes_nothing(guarded):
     assert _digest(path) == before and _snapshots(path) == []
 
 
+@pytest.mark.slow
 def test_a_run_that_does_not_unwind_is_stopped_after_the_grace_period(guarded):
     path, start = guarded
     before = _digest(path)
@@ -317,6 +319,7 @@ def test_a_run_that_does_not_unwind_is_stopped_after_the_grace_period(guarded):
     assert _digest(path) == before and _snapshots(path) == []
 
 
+@pytest.mark.slow
 def test_a_second_ctrl_c_stops_at_once(guarded):
     path, start = guarded
     process = start("stuck", grace=600.0)

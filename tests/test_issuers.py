@@ -191,6 +191,7 @@ def test_issuer_level_rules(level, province, city, issuer, title, doc_number, ex
     assert found == expected
 
 
+@pytest.mark.slow
 def test_issuer_levels_of_the_corpus_documents_agree_with_the_manifest():
     with RELEVANCE.open(encoding="utf-8") as handle:
         manifest = {r["document"]: r["issuer_level"] for r in csv.DictReader(handle, delimiter="\t")}

@@ -31,7 +31,7 @@ from compare.review_import import NOTE_SEPARATOR, import_workbook
 from compare.review_workbook import export_workbook, read_workbook
 from compare.settings import Settings, size_bytes
 from tests.conftest import ROOT
-from tests.review_helpers import corpus_with_samples, fill, run, sheet_rows
+from tests.review_helpers import fill, sheet_rows
 
 runner = CliRunner()
 
@@ -53,12 +53,10 @@ HOLDER = (
 
 
 @pytest.fixture(scope="module")
-def scored(tmp_path_factory):
+def scored(tmp_path_factory, two_plans):
     """A warehouse of two sample plans and its blank review workbook."""
-    folder = tmp_path_factory.mktemp("limits")
-    path = folder / "w.duckdb"
-    run(corpus_with_samples(folder / "corpus"), path)
-    book, _ = export_workbook(path, folder / "blank.xlsx")
+    _, path = two_plans
+    book, _ = export_workbook(path, tmp_path_factory.mktemp("limits") / "blank.xlsx")
     return path, book
 
 
@@ -279,6 +277,7 @@ def _reviews(path: Path) -> list[tuple]:
         return con.execute("SELECT cell_key, verdict, reviewer, note FROM reviews ORDER BY ALL").fetchall()
 
 
+@pytest.mark.slow
 def test_a_review_repeated_in_a_workbook_is_stored_once_and_reimporting_adds_nothing(copies):
     path, book = copies
     sheet = load_workbook(book).sheetnames[2]  # after the README and _lists sheets
@@ -300,6 +299,7 @@ def test_a_review_repeated_in_a_workbook_is_stored_once_and_reimporting_adds_not
     assert len(_reviews(path)) == 1
 
 
+@pytest.mark.slow
 def test_a_workbook_imported_before_repeats_were_merged_is_not_stored_again(copies):
     """Reviews stored one per row (as imports did before) match a re-import by what they say."""
     path, book = copies
@@ -331,6 +331,7 @@ def test_reading_a_locked_warehouse_names_the_holder(held):
         )
 
 
+@pytest.mark.slow
 def test_publishing_waits_for_a_read_write_connection_then_names_it(held):
     path, _, holder = held
     before = path.read_bytes()
@@ -343,6 +344,7 @@ def test_publishing_waits_for_a_read_write_connection_then_names_it(held):
     assert list(path.parent.glob(f"{path.name}{warehouse.TMP_MARKER}*")) == []
 
 
+@pytest.mark.slow
 def test_publishing_goes_ahead_once_the_read_write_connection_closes(held):
     path, _, holder = held
     threading.Timer(1.0, holder.release).start()
@@ -450,6 +452,7 @@ LIST_CORPUS = (
 CAPSH = shutil.which("capsh")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() == 0 and CAPSH is None, reason="root without capsh reads every folder")
 @pytest.mark.parametrize("locked", ["corpus", "corpus/province"])
 def test_a_corpus_folder_that_cannot_be_read_is_named(tmp_path, locked):

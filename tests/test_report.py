@@ -264,6 +264,7 @@ def test_targets_are_set_beside_the_national_objective_of_their_area():
     assert keys == {"overall-2018", "economy", "services", "infrastructure", "environment", "vision-2025"}
 
 
+@pytest.mark.slow
 def test_synthetic_corpus_has_every_province_and_ten_cities(large_warehouse):
     data = rd.report_data(large_warehouse)
     docs = data.documents

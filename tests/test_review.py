@@ -21,7 +21,7 @@ from compare.review_workbook import (
     export_workbook,
 )
 from compare.settings import Settings
-from tests.review_helpers import corpus_with_samples, document_sheet, fill, run, sheet_rows
+from tests.review_helpers import document_sheet, fill, run, sheet_rows
 
 GUIZHOU = "guizhou-2015-35.pdf"
 NINGBO = "ningbo-2016-29.pdf"
@@ -50,13 +50,9 @@ def _final(path, file_name):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """A warehouse of two sample plans, scored once for the module (tests copy it)."""
-    folder = tmp_path_factory.mktemp("built")
-    corpus = corpus_with_samples(folder / "corpus")
-    path = folder / "w.duckdb"
-    run(corpus, path)
-    return corpus, path
+def built(two_plans):
+    """A warehouse of two sample plans, scored once for the session (tests copy it)."""
+    return two_plans
 
 
 @pytest.fixture
@@ -91,6 +87,7 @@ def test_workbook_has_a_sheet_per_document_in_priority_order(built, tmp_path):
     assert {d.file_name for d in documents} == {GUIZHOU, NINGBO}
 
 
+@pytest.mark.slow
 def test_verdicts_decide_the_final_status_and_survive_reruns(loop, tmp_path):
     corpus, path = loop
     book, _ = export_workbook(path, tmp_path / "round-1.xlsx")
@@ -168,6 +165,7 @@ def test_verdicts_decide_the_final_status_and_survive_reruns(loop, tmp_path):
         import_workbook(book, path, reviewer="Wang")
 
 
+@pytest.mark.slow
 def test_cli_export_and_import(loop, tmp_path):
     _, path = loop
     runner = CliRunner()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 from typer.testing import CliRunner
 
 from compare import warehouse
@@ -17,6 +18,7 @@ from tests.review_helpers import SAMPLES, document_sheet, fill, run, sheet_rows
 UNLABELLED = "hunan-2015-86.pdf"
 
 
+@pytest.mark.slow
 def test_reviews_join_the_evaluation(tmp_path):
     gold = tmp_path / "gold"
     corpus = tmp_path / "corpus"

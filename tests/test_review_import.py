@@ -13,17 +13,15 @@ from compare.errors import ReviewError
 from compare.review import REASSIGNED, Verdict, parse_verdict
 from compare.review_import import import_workbook
 from compare.review_workbook import COLUMN_KEYS, export_workbook
-from tests.review_helpers import corpus_with_samples, document_sheet, fill, run, sheet_rows
+from tests.review_helpers import document_sheet, fill, sheet_rows
 
 MEASURES = frozenset({"II.3.1", "II.3.2", "III.7.3"})
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("exported")
-    path = folder / "w.duckdb"
-    run(corpus_with_samples(folder / "corpus"), path)
-    book, _ = export_workbook(path, folder / "blank.xlsx")
+def exported(tmp_path_factory, two_plans):
+    _, path = two_plans
+    book, _ = export_workbook(path, tmp_path_factory.mktemp("exported") / "blank.xlsx")
     return path, book
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pandas as pd
+import pytest
 
 from compare.report import committee_summary_markdown, report_html
 from compare.report_data import report_data
@@ -17,6 +18,7 @@ GUIZHOU = "guizhou-2015-35.pdf"
 _REVIEWED_CELL = re.compile(r'<td class="cell rv"[^>]*title="([^"]*)"')
 
 
+@pytest.mark.slow
 def test_report_marks_reviewed_cells_and_states_progress(tmp_path):
     corpus = corpus_with_samples(tmp_path / "corpus")
     path = tmp_path / "w.duckdb"

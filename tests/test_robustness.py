@@ -45,6 +45,7 @@ def test_bad_input_gets_its_status_and_a_message_naming_the_file(name):
     assert doc.clauses == () and not doc.ok
 
 
+@pytest.mark.slow
 def test_every_fixture_parses_without_raising():
     statuses = {
         p.stem: parse_document(p).status
@@ -85,6 +86,7 @@ def test_a_missing_file_is_a_failure_not_a_crash(tmp_path):
     assert caught.value.status == DocStatus.FAILED and "gone.pdf" in str(caught.value)
 
 
+@pytest.mark.slow
 def test_one_run_over_every_bad_input_publishes_the_good_plan_and_a_status_for_each(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()

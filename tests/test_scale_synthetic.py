@@ -92,6 +92,7 @@ def test_targets_are_varied_within_bounds_and_years_kept():
         assert int(re.search(r"建成(\d+)个", varied)[1]) <= 30  # type: ignore[index]
 
 
+@pytest.mark.slow
 def test_generate_writes_pdfs_the_pipeline_reads_as_city_and_county_plans(tmp_path):
     _font_or_skip()
     from compare.pipeline import parse_document

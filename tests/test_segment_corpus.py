@@ -34,6 +34,7 @@ def found_items(labels: Path) -> tuple[int, list[str]]:
     return len(items), [item for item in items if item not in texts]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not LABELLED, reason="no labelled corpus documents yet")
 @pytest.mark.parametrize("labels", LABELLED, ids=lambda p: p.name.split(".")[0])
 def test_labelled_items_are_clauses(labels):

@@ -120,6 +120,7 @@ def test_printable_replaces_exactly_the_unprintable_characters(text):
     assert not _UNSAFE.search(result)
 
 
+@pytest.mark.slow
 @hsettings(max_examples=200, deadline=None)
 @given(st.one_of(st.none(), st.text(st.characters(blacklist_categories=("Cs",)))))
 def test_the_sql_rule_is_the_python_rule(text):
@@ -257,6 +258,7 @@ def test_review_workbook_has_no_formula_cell_for_a_formula_file_name(built, tmp_
     assert len(named) == 2 and all(c.quotePrefix for c in named)  # README index and _export record
 
 
+@pytest.mark.slow
 def test_review_workbook_round_trips_through_import(hostile_copy, tmp_path):
     out, (document,) = export_workbook(hostile_copy, tmp_path / "review.xlsx")
     assert read_workbook(out).export[f"{DOCUMENT_KEY}{document.doc_id}"] == FORMULA_NAME

@@ -71,6 +71,7 @@ def _units(charsmap: bytes) -> list[int]:
     return list(struct.unpack_from(f"<{size // 4}I", charsmap, 4))
 
 
+@pytest.mark.slow
 def test_every_node_of_the_charsmap_has_its_whole_block_of_units(packed) -> None:
     """darts reads unit (node base XOR byte) for any byte 1..255 before checking its label:
     the array must reach past the last unit of every node's block."""
@@ -87,6 +88,7 @@ def test_every_node_of_the_charsmap_has_its_whole_block_of_units(packed) -> None
     assert nodes > len(packed.normalization)
 
 
+@pytest.mark.slow
 def test_the_charsmap_maps_every_character_alone_and_leaves_the_rest(packed) -> None:
     from tokenizers import normalizers
 
