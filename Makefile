@@ -57,8 +57,8 @@ run: $(STAMP) ## run the pipeline on the shipped corpus into warehouse/compare.d
 test: $(STAMP) $(SYSTEM_STAMP) ## the whole test suite (what CI runs)
 	$(PY) -m pytest
 
-test-fast: $(STAMP) ## unit tests only: no real model, no flow
-	$(PY) -m pytest -m "not model and not flow and not slow"
+test-fast: $(STAMP) ## the inner loop, under a minute: no real model, no flow, nothing marked slow
+	$(PY) -m pytest -m "not model and not flow and not slow" --durations=10
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src flows tests scripts benchmarks
