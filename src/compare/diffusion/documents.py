@@ -1,12 +1,12 @@
 """Reuse documents from what a run has: parsed documents, their clause vectors, the catalogue.
 
 Clause vectors are the run's own: each clause embedded as the matcher embeds it
-(``compare.match.clause_query``, role ``query``) through the run's embedding cache, so a run that
+(``compare.match.scoring.clause_query``, role ``query``) through the run's embedding cache, so a run that
 has scored a document has already embedded everything reuse needs (cache hits, no model call).
 
 The national plan is indexed as one more document (``national``, issued 2015-07-01) when the
 catalogue has the official Chinese text of every measure (``corpora/national/`` holds the
-Chinese PDF, ``compare.national_zh``); otherwise reuse of the national text is not measured,
+Chinese PDF, ``compare.match.national_zh``); otherwise reuse of the national text is not measured,
 and ``national_status`` says why.
 """
 

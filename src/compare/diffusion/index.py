@@ -236,7 +236,7 @@ class ReuseIndex:
         self._clause_docs: list[str] = []
         self._clause_texts: list[str] = []
         self._clause_keys: list[str] = []
-        self._vector_parts: list[np.ndarray] = []
+        #: clause vectors: the first ``n_clauses`` rows of a buffer that doubles when full
         self._vectors = np.zeros((0, dim), dtype=np.float32)
         self._docs: dict[str, _Doc] = {}
         self._first_row: dict[str, int] = {}
@@ -270,10 +270,7 @@ class ReuseIndex:
         return {d.doc_id: np.asarray(d.centroid, dtype=np.float32) for d in self._docs.values() if d.centroid}
 
     def _matrix(self) -> np.ndarray:
-        if self._vector_parts:
-            self._vectors = np.concatenate([self._vectors, *self._vector_parts])
-            self._vector_parts = []
-        return self._vectors
+        return self._vectors[: len(self._clause_ids)]
 
     def document_rows(self, doc_id: str) -> range:
         """The clause rows of an indexed document."""
@@ -472,7 +469,12 @@ class ReuseIndex:
         self._clause_docs += [doc.doc_id] * len(doc.clauses)
         self._clause_texts += [c.text for c in doc.clauses]
         self._clause_keys += [c.key_text for c in doc.clauses]
-        self._vector_parts.append(vectors)
+        end = base + len(vectors)
+        if end > len(self._vectors):
+            grown = np.zeros((max(end, 2 * len(self._vectors)), self.dim), dtype=np.float32)
+            grown[:base] = self._vectors[:base]
+            self._vectors = grown
+        self._vectors[base:end] = vectors
         centroid: list[float] = []
         if len(vectors):
             mean = vectors.mean(axis=0)

@@ -1,5 +1,5 @@
 -- Reuse between plans (compare.diffusion): the raw tables a run will write beside coverage.
--- Every column carries a comment (the text after `--` on its line), as in warehouse/schema.sql.
+-- Every column carries a comment (the text after `--` on its line), as in src/compare/store/sql/schema.sql.
 -- Rows are written by compare.diffusion.tables; a link is found once, when the later-added of
 -- its two documents is compared with the reuse index, and kept until either document leaves.
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from compare.catalogue import Catalogue, load_catalogue
-from compare.embed import EmbeddingCache, embeddings
-from compare.encoders import Encoder, HashingEncoder, load_encoder
-from compare.match import MATCHABLE_KINDS, clause_query
-from compare.normalize import for_matching
-from compare.numbering import marker_of
+from compare.ingest.normalize import for_matching
+from compare.ingest.numbering import marker_of
+from compare.match.catalogue import Catalogue, load_catalogue
+from compare.match.embed import EmbeddingCache, embeddings
+from compare.match.encoders import Encoder, HashingEncoder, load_encoder
+from compare.match.scoring import MATCHABLE_KINDS, clause_query
 from compare.records import Clause, ClauseKind, ParsedDocument
 
 __all__ = [
@@ -37,7 +37,7 @@ __all__ = [
 
 
 def parse_document(path: Path) -> ParsedDocument:
-    """``compare.pipeline.parse_document`` (imported when first needed: it brings the whole pipeline)."""
-    from compare.pipeline import parse_document as parse
+    """``compare.ingest.parse.parse_document`` (imported when first needed: it brings the whole pipeline)."""
+    from compare.ingest.parse import parse_document as parse
 
     return parse(path)

@@ -1,7 +1,7 @@
 """The text a reuse comparison sees, its passages, shingles and MinHash signatures.
 
 A clause is compared on its *reuse text*: the normalized simplified form used for matching
-(``compare.normalize.for_matching``), without its numbering marker (a copied item is often
+(``compare.ingest.normalize.for_matching``), without its numbering marker (a copied item is often
 renumbered), without the closing parenthesis of responsible departments (a city copy names its
 own bureaus), and without punctuation and spaces. A *passage* is one sentence of it (split at
 。；！？); passages are what the MinHash/LSH index holds, so a sentence copied into a longer
