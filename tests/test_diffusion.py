@@ -125,7 +125,7 @@ def test_copied_items_are_verbatim_and_point_from_the_province_to_the_city(hubei
 def test_a_paraphrase_is_found_in_a_document_pair_joined_by_copying(hubei, wuhan):
     index = _index()
     index.add_all([hubei, wuhan])
-    paraphrases = [(l.source_clause_id, l.target_clause_id) for l in index.links if l.kind == PARAPHRASE]
+    paraphrases = [(k.source_clause_id, k.target_clause_id) for k in index.links if k.kind == PARAPHRASE]
     assert paraphrases == [("hubei:0004", "wuhan:0004")]
 
 
@@ -167,7 +167,7 @@ def test_opening_a_folder_that_is_no_index_says_what_is_missing(tmp_path):
 
 def test_vectors_of_another_dimension_are_refused(hubei):
     index = ReuseIndex(ENCODER.dim + 1)
-    with pytest.raises(SettingsError, match="hubei.pdf: clause vectors of dimension 256"):
+    with pytest.raises(SettingsError, match=r"hubei\.pdf: clause vectors of dimension 256"):
         index.add(hubei)
 
 
@@ -362,7 +362,7 @@ def test_reuse_label_errors_name_the_row(tmp_path):
     ):
         read_reuse_labels(path)
     path.write_text("text\tkind\n", encoding="utf-8")
-    with pytest.raises(LabelError, match="x.reuse.tsv: header must be"):
+    with pytest.raises(LabelError, match=r"x\.reuse\.tsv: header must be"):
         read_reuse_labels(path)
 
 
