@@ -1,6 +1,6 @@
 """Embedding stage throughput against the raw encoders on the same texts.
 
-The stage (``compare.embed.embeddings``) adds cache look-ups, hashing and Parquet writes
+The stage (``compare.match.embed.embeddings``) adds cache look-ups, hashing and Parquet writes
 around ``encode()``. This measures clauses/s for both, per model, on the clauses of the
 sample corpus (as embedded for matching, with their headings), with an empty cache each time,
 alternating the two in the same process. Medians of several runs; the ratio is stage / raw.
@@ -19,10 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from compare.embed import EmbeddingCache, EmbeddingStats, embeddings
-from compare.encoders import load_encoder
-from compare.match import clause_query
-from compare.pipeline import corpus_files, parse_document
+from compare.ingest.parse import corpus_files, parse_document
+from compare.match.embed import EmbeddingCache, EmbeddingStats, embeddings
+from compare.match.encoders import load_encoder
+from compare.match.scoring import clause_query
 from compare.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "embedding.json"

@@ -1,4 +1,4 @@
-"""Extraction speed and accuracy: ``compare.extract.pages`` against raw pypdfium2 text.
+"""Extraction speed and accuracy: ``compare.ingest.extract.pages`` against raw pypdfium2 text.
 
 Text pages: the sample corpus (corpora/provincial/*.pdf) and the text-layer fixtures
 (tests/data/pdfs). OCR pages: a scan of the first pages of one corpus plan, made in memory
@@ -32,7 +32,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 from rapidfuzz.distance import Levenshtein
 
-from compare.extract import pages
+from compare.ingest.extract import pages
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "extraction.json"

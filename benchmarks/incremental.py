@@ -69,7 +69,7 @@ def _compare_run(corpus: Path, warehouse: Path, cache: Path, models: str, *extra
     args = [
         sys.executable,
         "-m",
-        "compare.cli",
+        "compare.cli.main",
         "run",
         "--corpus",
         str(corpus),

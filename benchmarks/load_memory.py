@@ -1,6 +1,6 @@
 """Peak memory and time of the single writer loading N staged documents into a new warehouse.
 
-Stages ``--sample`` synthetic plans with the hashing model (``compare.staging``), then copies
+Stages ``--sample`` synthetic plans with the hashing model (``compare.scale.staging``), then copies
 their Parquet files under new document ids until there are as many staged documents as the
 largest size asked for (the copies differ only in their ids, which is all the load sees of a
 document). For each size, a fresh child process creates an empty warehouse and bulk-loads the
@@ -43,7 +43,7 @@ ID_COLUMNS = ("doc_id", "clause_id", "evidence_clause_id")
 
 
 def stage_sample(work: Path, n: int) -> tuple[Path, list[str]]:
-    from compare import staging, synthetic
+    from compare.scale import staging, synthetic
     from compare.settings import Settings
 
     synthetic.generate(work / "corpus", n, 11, jobs=2)
@@ -64,7 +64,7 @@ def _renamed(table: pa.Table, prefix: str) -> pa.Table:
 
 def replicate(sample: Path, doc_ids: list[str], out: Path, total: int) -> None:
     """Copies of the sample's staged files under new ids, ``total`` documents in all."""
-    from compare import staging
+    from compare.scale import staging
 
     tables = {
         (doc_id, table): pq.read_table(path)
@@ -91,7 +91,8 @@ def child(folder: Path, n: int, warehouse_path: Path, with_keys: bool, memory_li
     DuckDB's limit for the load instead of ``staging.LOADER_MEMORY_LIMIT``."""
     import duckdb
 
-    from compare import staging, warehouse
+    from compare.scale import staging
+    from compare.store import warehouse
 
     if memory_limit:
         staging.LOADER_SETTINGS["memory_limit"] = f"'{memory_limit}'"
@@ -151,7 +152,7 @@ def main() -> None:
     if args.child:
         child(Path(args.child[0]), int(args.child[1]), Path(args.child[2]), args.with_keys, args.memory_limit)
         return
-    from compare import staging
+    from compare.scale import staging
 
     sizes = sorted(int(s) for s in args.sizes.split(","))
     record: dict[str, object] = {

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from compare.encoders import E5_SPEC, ONNX_BACKENDS, ONNX_BATCH_SIZE, encoder_threads, load_encoder
-from compare.match import clause_query
-from compare.pipeline import corpus_files, parse_document
+from compare.ingest.parse import corpus_files, parse_document
+from compare.match.encoders import E5_SPEC, ONNX_BACKENDS, ONNX_BATCH_SIZE, encoder_threads, load_encoder
+from compare.match.scoring import clause_query
 from compare.settings import E5_BACKENDS, Settings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "onnx_encoders.json"

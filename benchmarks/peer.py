@@ -41,8 +41,8 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from compare.catalogue import load_catalogue
-from compare.labels import read_labels
+from compare.match.catalogue import load_catalogue
+from compare.match.labels import read_labels
 from compare.settings import default_cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]

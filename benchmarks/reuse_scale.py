@@ -1,6 +1,6 @@
 """The reuse stage at 30, 300 and 3,000 documents of the synthetic scale corpus; and adding one document.
 
-Documents are the synthetic corpus of ``compare.synthetic`` (seed 2015, as benchmarks/scale.py),
+Documents are the synthetic corpus of ``compare.scale.synthetic`` (seed 2015, as benchmarks/scale.py),
 segmented by compare's own segmenter from their source text (each ``@pagebreak`` starts a
 page; no PDF is drawn or read: rendering and extracting 3,000 PDFs measures extraction, which
 benchmarks/scale.py does, not reuse). Clause vectors come from the model-free hashing encoder
@@ -67,10 +67,10 @@ def reuse_document(index: int):  # type: ignore[no-untyped-def]
     from compare.diffusion.documents import reusable
     from compare.diffusion.documents import reuse_document as as_reuse
     from compare.diffusion.stages import HashingEncoder
-    from compare.metadata import metadata
+    from compare.ingest.metadata import metadata
+    from compare.ingest.segment import clauses
     from compare.records import DocStatus, Page, ParsedDocument
-    from compare.segment import clauses
-    from compare.synthetic import document
+    from compare.scale.synthetic import document
 
     doc = document(index, SEED)
     pages = tuple(Page(n, text, "text") for n, text in enumerate(_pages(doc.text), start=1))

@@ -1,4 +1,4 @@
-"""How much the matching figures move as expert reviews accumulate (compare.review_simulation).
+"""How much the matching figures move as expert reviews accumulate (compare.review.simulation).
 
 Leave-one-document-out over the labelled sample plans: for each held-out document, the next
 ``--seed-docs`` documents (in cyclic order) keep their label files, the others are a pool of
@@ -24,10 +24,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from compare.catalogue import load_catalogue
-from compare.evaluate import labelled_documents, leave_one_out
-from compare.pipeline import Scorer
-from compare.review_simulation import ORDERS, feedback_curve
+from compare.match.catalogue import load_catalogue
+from compare.match.evaluate import labelled_documents, leave_one_out
+from compare.match.scorer import Scorer
+from compare.review.simulation import ORDERS, feedback_curve
 from compare.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "review_feedback.json"

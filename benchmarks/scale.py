@@ -1,6 +1,6 @@
 """The scale flow: documents/s and peak memory at 30, 300 and 3,000 documents; speedup with Dask workers.
 
-Generates the synthetic corpus once (``compare.synthetic``, seed 2015) and runs the
+Generates the synthetic corpus once (``compare.scale.synthetic``, seed 2015) and runs the
 ``compare-scale`` flow on its first N documents, each run in a fresh child process with a
 fresh warehouse and staging folder, against one Prefect server started here (so no run pays
 for, or measures, a server of its own). While a run goes, the child's process tree (the flow
@@ -104,7 +104,7 @@ def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 def corpus_of(root: Path, n: int) -> Path:
     """A folder with the first n generated PDFs (symbolic links)."""
-    from compare.synthetic import file_names
+    from compare.scale.synthetic import file_names
 
     folder = root / f"first-{n}"
     if not folder.is_dir():
@@ -283,7 +283,7 @@ def main() -> None:
         child_run(args)
         return
 
-    from compare import staging, synthetic
+    from compare.scale import staging, synthetic
 
     plan = PLANS[args.plan]
     code = subprocess.run(

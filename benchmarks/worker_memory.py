@@ -37,7 +37,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 import dask.config
 from flows.scale_flow import PROCESS_CONFIG, WORKER_CONFIG
 
-from compare import staging, synthetic
+from compare.scale import staging, synthetic
 from compare.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

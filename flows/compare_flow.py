@@ -16,7 +16,7 @@ Each task body is one call into ``compare``; the flow's signature holds the run'
 - the run leaves markdown and table artifacts; one that cannot be made is noted in the run's
   summary, and the published run stands.
 
-One bad document never takes the run down (``compare.pipeline.Step``): it is published as
+One bad document never takes the run down (``compare.ingest.parse.Step``): it is published as
 ``failed`` with a message naming the file and the step. A corpus folder that is missing, or
 empty while the warehouse has documents (``allow_empty_corpus``), is refused at the plan,
 which is not retried for it.
@@ -37,14 +37,22 @@ from prefect.futures import as_completed
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 from tqdm import tqdm
 
-from compare import pipeline, provenance
-from compare import summary as run_summary
-from compare.catalogue import Catalogue
+from compare.cli import summary as run_summary
 from compare.errors import CatalogueError, CorpusError, SettingsError
-from compare.pipeline import Clock, PlannedRun, RunSummary, Scored, Step
+from compare.ingest import parse as ingest_parse
+from compare.ingest.parse import Step
+from compare.match import provenance
+from compare.match import scorer as match_scorer
+from compare.match.catalogue import Catalogue
+from compare.match.scorer import Scored
 from compare.records import DocStatus, ParsedDocument
-from compare.report import committee_summary_markdown
+from compare.report.render import committee_summary_markdown
+from compare.run import pipeline
 from compare.settings import DEFAULT_MODELS, DEFAULT_TOP_K, Settings
+from compare.store import plan as store_plan
+from compare.store import publish as store_publish
+from compare.store.plan import Clock, PlannedRun
+from compare.store.publish import RunSummary
 from flows.parameters import run_settings
 
 #: Folder under the cache directory where parsed documents are persisted between runs.
@@ -93,7 +101,7 @@ def retry_unless(*kinds: type[BaseException]) -> Callable[[Any, Any, Any], bool]
 
 @task(name="load-catalogue")
 def load_catalogue(settings: Settings) -> Catalogue:
-    return pipeline.load_run_catalogue(settings)
+    return match_scorer.load_run_catalogue(settings)
 
 
 @task(
@@ -102,7 +110,7 @@ def load_catalogue(settings: Settings) -> Catalogue:
 def make_plan(
     settings: Settings, catalogue: Catalogue, force: bool, allow_empty_corpus: bool = False
 ) -> PlannedRun:
-    return pipeline.plan_run(settings, catalogue, force=force, allow_empty_corpus=allow_empty_corpus)
+    return store_plan.plan_run(settings, catalogue, force=force, allow_empty_corpus=allow_empty_corpus)
 
 
 @task(
@@ -116,7 +124,7 @@ def make_plan(
 def parse_document(path: Path) -> ParsedDocument:
     """One file; a bad file gives a status, so a retry only covers a lost worker process. A
     ``failed`` document is raised as ``DocumentFailed``: never cached, tried again next run."""
-    doc = pipeline.parse_document(path)
+    doc = ingest_parse.parse_document(path)
     if doc.status == DocStatus.FAILED:
         raise DocumentFailed(doc)
     return doc
@@ -132,7 +140,7 @@ def parsed(path: Path, outcome: Any) -> ParsedDocument:
     error = (
         outcome if isinstance(outcome, BaseException) else RuntimeError(f"the parse task gave {outcome!r}")
     )
-    return pipeline.failed_file(path, error, Step.PARSE)
+    return ingest_parse.failed_file(path, error, Step.PARSE)
 
 
 def parse_all(paths: list[Path], results: str, refresh: bool = False) -> list[ParsedDocument]:
@@ -196,7 +204,7 @@ def score(planned: PlannedRun, docs: list[ParsedDocument]) -> Scored:
     name="publish", retries=2, retry_delay_seconds=10
 )  # all or nothing: a failed publish left nothing behind
 def publish(planned: PlannedRun, docs: list[ParsedDocument], scored: Scored, clock: Clock) -> RunSummary:
-    return pipeline.publish(planned, docs, scored, clock)
+    return store_publish.publish(planned, docs, scored, clock)
 
 
 def _records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

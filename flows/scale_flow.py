@@ -12,7 +12,7 @@ Same job as ``compare-run``, for corpora of thousands of documents:
 
 One bad document never takes the run down: a document whose scoring raises is staged as
 ``failed``; a batch lost as a whole (its worker died, after the task's retry) is staged as
-failed documents, each tried again by the next run (``compare.staging.failed_batch``).
+failed documents, each tried again by the next run (``compare.scale.staging.failed_batch``).
 
 The task runner is chosen per run (``task_runner``): a ``LocalCluster`` of ``workers``
 processes on this machine, an existing cluster at ``address`` (``tcp://scheduler:8786``), or,
@@ -33,12 +33,15 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 from tqdm import tqdm
 
-from compare import pipeline, staging
-from compare.catalogue import Catalogue
 from compare.errors import CatalogueError, CorpusError, SettingsError
-from compare.pipeline import Clock, PlannedRun, RunSummary
+from compare.match import scorer as match_scorer
+from compare.match.catalogue import Catalogue
+from compare.scale import staging
+from compare.scale.staging import Stage, StagedDocument
 from compare.settings import DEFAULT_MODELS, DEFAULT_TOP_K, Settings
-from compare.staging import Stage, StagedDocument
+from compare.store import plan as store_plan
+from compare.store.plan import Clock, PlannedRun
+from compare.store.publish import RunSummary
 from flows.parameters import run_settings
 
 #: Threads per Dask worker process: parallelism comes from processes (each scores single-threaded).
@@ -151,7 +154,7 @@ def retry_unless_refused(task: Any, task_run: Any, state: Any) -> bool:
 
 @task(name="load-catalogue", cache_policy=NO_CACHE)
 def load_catalogue(settings: Settings) -> Catalogue:
-    return pipeline.load_run_catalogue(settings)
+    return match_scorer.load_run_catalogue(settings)
 
 
 @task(
@@ -164,7 +167,7 @@ def load_catalogue(settings: Settings) -> Catalogue:
 def make_plan(
     settings: Settings, catalogue: Catalogue, force: bool, allow_empty_corpus: bool = False
 ) -> PlannedRun:
-    return pipeline.plan_run(settings, catalogue, force=force, allow_empty_corpus=allow_empty_corpus)
+    return store_plan.plan_run(settings, catalogue, force=force, allow_empty_corpus=allow_empty_corpus)
 
 
 @task(name="prepare-staging", cache_policy=NO_CACHE)

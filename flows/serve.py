@@ -34,7 +34,7 @@ from prefect.runner import Runner
 from prefect.settings import PREFECT_API_URL
 
 from compare.errors import SettingsError
-from compare.lifecycle import stop_descendants
+from compare.run.lifecycle import stop_descendants
 from flows.compare_flow import DEFAULT_WORKERS, compare_run
 
 DEFAULT_NAME = "scheduled"

@@ -798,8 +798,8 @@ def write_golden(names: set[str]) -> None:
     import json
 
     sys.path.insert(0, str(ROOT / "src"))
-    from compare.extract import pages
-    from compare.segment import clauses
+    from compare.ingest.extract import pages
+    from compare.ingest.segment import clauses
 
     GOLDEN.mkdir(parents=True, exist_ok=True)
     for source in sorted(SOURCES.glob("*.txt")):

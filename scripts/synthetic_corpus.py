@@ -29,8 +29,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from compare import warehouse
-from compare.report_data import PROVINCE_ORDER
+from compare.report.data import PROVINCE_ORDER
+from compare.store import warehouse
 
 #: Tables copied from the source, in schema order.
 TABLES = (

@@ -27,7 +27,7 @@ DATA = Path(__file__).resolve().parent / "data"
 
 @pytest.fixture(scope="session")
 def catalogue():
-    from compare.catalogue import load_catalogue
+    from compare.match.catalogue import load_catalogue
 
     return load_catalogue(CATALOGUE)
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from openpyxl import load_workbook
 
-from compare import pipeline
-from compare.review_workbook import COLUMN_KEYS, HEADER_ROW
+from compare.review.workbook import COLUMN_KEYS, HEADER_ROW
+from compare.run import pipeline
 from compare.settings import Settings
 from tests.conftest import CORPUS
 

@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from compare.catalogue import (
+from compare.errors import CatalogueError, SeedFormatError
+from compare.match.catalogue import (
     MEASURE_COUNT,
     PART_II_SHAPE,
     PART_III_SHAPE,
@@ -17,7 +18,6 @@ from compare.catalogue import (
     parse_seed,
     write_catalogue,
 )
-from compare.errors import CatalogueError, SeedFormatError
 from tests.conftest import CATALOGUE
 
 

@@ -17,9 +17,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from compare import pipeline, warehouse
-from compare.cli import app
+from compare.cli.main import app
+from compare.run import pipeline
 from compare.settings import Settings
+from compare.store import warehouse
 from tests.conftest import CORPUS, ROOT
 
 SAMPLE, OTHER = "ningbo-2016-29.pdf", "guizhou-2015-35.pdf"
@@ -205,7 +206,7 @@ def test_run_processes_only_new_files_and_exits_1_on_a_bad_one(tmp_path):
     )
     shutil.copy(CORPUS / OTHER, corpus / OTHER)
     (corpus / "broken.pdf").write_bytes(b"not a pdf at all")
-    args = [sys.executable, "-m", "compare.cli", "run", "--corpus", str(corpus), "--warehouse", str(path)]
+    args = [sys.executable, "-m", "compare.cli.main", "run", "--corpus", str(corpus), "--warehouse", str(path)]
     done = subprocess.run(  # the models come from the environment: a flag left out takes the setting
         args, env={**env, "COMPARE_MODELS": "hashing"}, cwd=ROOT, capture_output=True, text=True, timeout=300
     )

@@ -21,9 +21,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from compare import pipeline, warehouse
 from compare.errors import WarehouseError
+from compare.run import pipeline
 from compare.settings import Settings
+from compare.store import warehouse
 from tests.conftest import CORPUS, ROOT
 
 #: Every test here runs pipelines in other processes and waits on them.
@@ -36,7 +37,8 @@ RUN_AND_DIE = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    from compare import pipeline, warehouse
+    from compare.run import pipeline
+    from compare.store import warehouse
     from compare.settings import Settings
 
     corpus, path, cache, point = sys.argv[1:5]
@@ -255,7 +257,7 @@ HOLD_LOCK = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from compare import warehouse
+    from compare.store import warehouse
 
     with warehouse.snapshot(Path(sys.argv[1])):
         print("holding", flush=True)

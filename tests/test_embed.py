@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from compare.embed import EmbeddingCache, EmbeddingStats, embeddings
-from compare.encoders import HashingEncoder
+from compare.match.embed import EmbeddingCache, EmbeddingStats, embeddings
+from compare.match.encoders import HashingEncoder
 
 
 class CountingEncoder(HashingEncoder):

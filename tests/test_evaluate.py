@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from compare.errors import LabelError
-from compare.evaluate import LabelledDocument, judge, leave_one_out, locate
-from compare.labels import LabelledItem, read_labels
+from compare.match.evaluate import LabelledDocument, judge, leave_one_out, locate
+from compare.match.labels import LabelledItem, read_labels
 from compare.records import DocStatus, ParsedDocument
 from tests.conftest import CORPUS
 from tests.helpers import clause
@@ -77,8 +77,8 @@ def test_perfect_channels_score_perfectly():
 
 def test_a_wrong_match_costs_top1_and_cells():
     docs = [_doc("d1", [1, 1, -1], ["A", "B", "none"])]
-    from compare.calibration import Calibration
-    from compare.match import Thresholds
+    from compare.match.calibration import Calibration
+    from compare.match.scoring import Thresholds
 
     calibration = Calibration(
         ("hashing",), {"x": 1.0}, Thresholds(covered=2.0, partial=1.0, clause=2.0), "test", {}

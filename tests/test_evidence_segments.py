@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from compare.extract import pages
-from compare.fragments import is_fragment
-from compare.normalize import for_matching
-from compare.numbering import article_marker_of, marker_of
+from compare.ingest.extract import pages
+from compare.ingest.fragments import is_fragment
+from compare.ingest.normalize import for_matching
+from compare.ingest.numbering import article_marker_of, marker_of
+from compare.ingest.segment import clauses, in_annex
+from compare.ingest.structure import ROLE_LEAD, ROLE_RESPONSIBLE, ROLE_SUPPORT, clause_departments
 from compare.records import Clause, ClauseKind, Page
-from compare.segment import clauses, in_annex
-from compare.structure import ROLE_LEAD, ROLE_RESPONSIBLE, ROLE_SUPPORT, clause_departments
 
 CORPORA = Path(__file__).resolve().parents[1] / "corpora"
 DIVISION_TITLE = "湖南省实施“互联网+”三年行动计划重点任务分工表"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from compare.exemplars import ExemplarBank, exemplar_bank, exemplar_scores
+from compare.match.exemplars import ExemplarBank, exemplar_bank, exemplar_scores
 from tests.conftest import CORPUS
 
 MEMBERSHIP = np.array([[1, 0, 0], [0, 1, 0], [1, 0, 0]], dtype=bool)

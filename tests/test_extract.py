@@ -11,12 +11,12 @@ import pytest
 from rapidfuzz.distance import Levenshtein
 from scripts import render_fixtures
 
-from compare import layout
-from compare.extract import junk_share, pages
-from compare.layout import Glyph
-from compare.normalize import chinese_punctuation, for_matching, unified_ideographs
+from compare.ingest import layout
+from compare.ingest.extract import junk_share, pages
+from compare.ingest.layout import Glyph
+from compare.ingest.normalize import chinese_punctuation, for_matching, unified_ideographs
+from compare.ingest.segment import full_text
 from compare.records import Page
-from compare.segment import full_text
 
 PDFS = Path(__file__).resolve().parent / "data" / "pdfs"
 SOURCES = PDFS / "sources"

@@ -12,11 +12,11 @@ import pdfplumber
 import pytest
 from scripts import render_fixtures
 
-from compare.extract import MIN_TEXT_CHARS, pages
-from compare.metadata import metadata
-from compare.ocr import glyphs_from_boxes, skew_degrees
+from compare.ingest.extract import MIN_TEXT_CHARS, pages
+from compare.ingest.metadata import metadata
+from compare.ingest.ocr import glyphs_from_boxes, skew_degrees
+from compare.ingest.segment import clauses, full_text
 from compare.records import Page
-from compare.segment import clauses, full_text
 from tests.test_extract import OCR_FIXTURES, SOURCES, character_error_rate
 
 PDFS = Path(__file__).resolve().parent / "data" / "pdfs"

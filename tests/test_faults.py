@@ -25,11 +25,17 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from compare import pipeline, staging, warehouse
 from compare.errors import CorpusError, display_name
-from compare.extract import sha256_of
-from compare.match import clause_query
+from compare.ingest import parse as ingest_parse
+from compare.ingest.extract import sha256_of
+from compare.match import scorer as match_scorer
+from compare.match.scoring import clause_query
+from compare.run import pipeline
+from compare.scale import staging
 from compare.settings import Settings
+from compare.store import plan as store_plan
+from compare.store import publish as store_publish
+from compare.store import warehouse
 from tests.conftest import CORPUS
 
 A, B = "ningbo-2016-29.pdf", "guizhou-2015-35.pdf"
@@ -40,7 +46,7 @@ UNDECODABLE_NAME = b"\xff\xfe-plan.pdf"
 
 
 def doc_id(sample: str) -> str:
-    return sha256_of(CORPUS / sample)[: pipeline.DOC_ID_HEX]
+    return sha256_of(CORPUS / sample)[: ingest_parse.DOC_ID_HEX]
 
 
 def add(corpus: Path, sample: str, name: str | bytes | None = None) -> Path:
@@ -194,7 +200,7 @@ def bad_queries() -> set[str]:
     """What the scorer embeds for the clauses of A and not for those of B."""
 
     def queries(sample: str) -> set[str]:
-        return {clause_query(c) for c in pipeline.parse_document(CORPUS / sample).clauses}
+        return {clause_query(c) for c in ingest_parse.parse_document(CORPUS / sample).clauses}
 
     return queries(A) - queries(B)
 
@@ -288,7 +294,7 @@ def test_a_document_that_was_ok_keeps_its_rows_when_it_fails_on_a_rescore(
         _raise_for_a(patch, "score", bad_queries)
         failed = pipeline.run(rescore)
     assert (failed.n_processed, failed.n_failed) == (2, 1)
-    assert failed.failures[0].startswith(f"{A}: score: ") and failed.failures[0].endswith(pipeline.KEPT_NOTE)
+    assert failed.failures[0].startswith(f"{A}: score: ") and failed.failures[0].endswith(store_publish.KEPT_NOTE)
     assert rows(
         settings.warehouse,
         "SELECT status, run_id, scoring_key IS NULL FROM documents WHERE doc_id = ?",
@@ -332,13 +338,13 @@ def test_a_staged_document_whose_scoring_fails_is_staged_failed_and_staged_again
 def test_a_lost_batch_is_staged_as_failed_documents_and_staged_again_next_run(settings, corpus, tmp_path):
     add(corpus, A)
     folder = tmp_path / "staging"
-    catalogue = pipeline.load_run_catalogue(settings)
-    planned = pipeline.plan_run(settings, catalogue)
+    catalogue = match_scorer.load_run_catalogue(settings)
+    planned = store_plan.plan_run(settings, catalogue)
     stage = staging.prepare(settings, folder)
     lost = staging.failed_batch(stage, planned.plan.to_process, RuntimeError("worker lost"))
     assert [(d.doc_id, d.status) for d in lost] == [(doc_id(A), "failed")]
     assert lost[0].message.startswith(f"{A}: stage: RuntimeError: worker lost")
-    summary = staging.load(planned, stage, lost, pipeline.Clock())
+    summary = staging.load(planned, stage, lost, store_plan.Clock())
     assert summary.n_failed == 1
     assert rows(settings.warehouse, "SELECT status FROM documents") == [("failed",)]
     again = staging.run(settings, folder)
@@ -471,7 +477,7 @@ def test_compare_run_exits_0_clean_1_bad_files_2_refused_3_nothing_published(
 ):
     import flows.compare_flow
 
-    from compare.cli import app
+    from compare.cli.main import app
 
     runner = CliRunner()
     path = tmp_path / "w.duckdb"
@@ -494,7 +500,7 @@ def test_compare_run_exits_0_clean_1_bad_files_2_refused_3_nothing_published(
     published = digest(path)
 
     with monkeypatch.context() as patch:  # B is tried again; scoring cannot even start
-        _raising(patch, pipeline.Scorer, "from_settings", lambda *a: True, RuntimeError("out of memory"))
+        _raising(patch, match_scorer.Scorer, "from_settings", lambda *a: True, RuntimeError("out of memory"))
         stopped = runner.invoke(app, args)
     assert stopped.exit_code == 3, stopped.output
     assert "RuntimeError: out of memory" in _flat(stopped.output)

@@ -24,7 +24,7 @@ def harness():
 def test_flow_builds_the_coverage_matrix(harness, tmp_path):
     from flows.compare_flow import compare_run
 
-    from compare import warehouse
+    from compare.store import warehouse
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

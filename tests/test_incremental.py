@@ -16,10 +16,14 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from compare import pipeline, provenance, warehouse
-from compare.extract import sha256_of
+from compare.ingest import parse as ingest_parse
+from compare.ingest.extract import sha256_of
+from compare.match import provenance
 from compare.records import DocStatus
+from compare.run import pipeline
 from compare.settings import Settings
+from compare.store import plan as store_plan
+from compare.store import warehouse
 from tests.conftest import CORPUS
 
 A, B = "ningbo-2016-29.pdf", "guizhou-2015-35.pdf"
@@ -55,7 +59,7 @@ def rows(path: Path, sql: str, params: list | None = None) -> list[tuple]:
 
 
 def doc_id(sample: str) -> str:
-    return sha256_of(CORPUS / sample)[: pipeline.DOC_ID_HEX]
+    return sha256_of(CORPUS / sample)[: ingest_parse.DOC_ID_HEX]
 
 
 def coverage_table(path: Path) -> pd.DataFrame:
@@ -128,10 +132,10 @@ def test_a_removed_file_is_withdrawn_not_deleted_and_comes_back(settings, corpus
     add(corpus, A)
     back = pipeline.run(settings)
     assert (back.n_processed, back.n_embedded) == (1, 0)  # its clauses' vectors are in the cache
-    assert pipeline.plan(
+    assert store_plan.plan(
         [corpus / A],
         pd.DataFrame({"doc_id": [doc_id(A)], "file_name": [A], "sha256": ["x"], "status": ["withdrawn"]}),
-    ).reasons == {A: pipeline.Reason.RETURNED}
+    ).reasons == {A: store_plan.Reason.RETURNED}
     assert rows(
         settings.warehouse, "SELECT status, message FROM documents WHERE doc_id = ?", [doc_id(A)]
     ) == [("ok", "")]
@@ -215,7 +219,7 @@ def test_an_unreadable_file_is_a_named_failure_and_its_known_rows_stay(settings,
 
 
 def test_a_file_gone_before_it_is_parsed_is_a_failure_not_a_crash(tmp_path):
-    parsed = pipeline.parse_document(tmp_path / "gone.pdf")
+    parsed = ingest_parse.parse_document(tmp_path / "gone.pdf")
     assert parsed.status == DocStatus.FAILED and parsed.message.startswith("gone.pdf: cannot be read")
 
 
@@ -226,7 +230,7 @@ def test_a_file_that_failed_unexpectedly_is_tried_again_but_a_bad_file_is_not(co
         known = pd.DataFrame(
             {"doc_id": [sha[:16]], "file_name": [A], "sha256": [sha], "status": [str(status)]}
         )
-        assert pipeline.plan([path], known, corpus=corpus).to_process == expected
+        assert store_plan.plan([path], known, corpus=corpus).to_process == expected
 
 
 @pytest.mark.slow
@@ -243,7 +247,7 @@ def test_other_scoring_settings_score_every_document_again(settings, corpus):
 def test_new_code_scores_every_document_again_without_embedding_it_again(settings, corpus, monkeypatch):
     add(corpus, A)
     pipeline.run(settings)
-    monkeypatch.setattr(provenance, "source_fingerprint", lambda: "an-upgraded-package")
+    monkeypatch.setattr(provenance, "score_fingerprint", lambda: "an-upgraded-scorer")
     upgraded = pipeline.run(settings)
     assert (upgraded.n_processed, upgraded.n_embedded) == (1, 0)
     assert rows(settings.warehouse, "SELECT DISTINCT run_id FROM coverage") == [(upgraded.run_id,)]
@@ -307,10 +311,10 @@ NAMES = st.sampled_from(["a.pdf", "b.pdf", "c.pdf"])
 CORPORA = st.dictionaries(NAMES, CONTENTS, max_size=3)
 
 
-def _apply(known: pd.DataFrame, run_plan: pipeline.Plan) -> pd.DataFrame:
+def _apply(known: pd.DataFrame, run_plan: store_plan.Plan) -> pd.DataFrame:
     """What publishing does to the documents table, in miniature (every processed file is ok)."""
     processed = {p.name for p in run_plan.to_process}
-    found = pipeline.changes(
+    found = store_plan.changes(
         run_plan.hashes, run_plan.names, known, {run_plan.hashes[n][:16] for n in processed}
     )
     table = {r.doc_id: r._asdict() for r in known.itertuples(index=False)}
@@ -343,15 +347,15 @@ def test_any_history_of_corpora_ends_where_a_clean_run_would(tmp_path_factory, h
         for name, content in files.items():
             (folder / name).write_bytes(content)
         paths = sorted(folder.iterdir())
-        run_plan = pipeline.plan(paths, known, corpus=folder, scoring_key="k")
+        run_plan = store_plan.plan(paths, known, corpus=folder, scoring_key="k")
         known = _apply(known, run_plan)
-        again = pipeline.plan(paths, known, corpus=folder, scoring_key="k")
+        again = store_plan.plan(paths, known, corpus=folder, scoring_key="k")
         assert (
             again.to_process == () and again.withdrawn == () and again.replaced == () and again.renamed == {}
         )
     live = known[known["status"] != "withdrawn"]
     empty = known.iloc[0:0]
-    clean = _apply(empty, pipeline.plan(paths, empty, corpus=folder, scoring_key="k"))
+    clean = _apply(empty, store_plan.plan(paths, empty, corpus=folder, scoring_key="k"))
     assert sorted(live["doc_id"]) == sorted(clean["doc_id"])
     names_of = {}
     for name, content in history[-1].items():

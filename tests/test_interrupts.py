@@ -4,7 +4,7 @@ no process (its temporary Prefect server included), and a run killed with ``kill
 nothing that outlives the next run.
 
 The end-to-end tests run ``compare run`` in its own process, on a copy of two sample plans, with
-its own ``PREFECT_HOME`` and cache (``flow``, ``slow``). The rest check ``compare.lifecycle`` in
+its own ``PREFECT_HOME`` and cache (``flow``, ``slow``). The rest check ``compare.run.lifecycle`` in
 small processes of its own, without Prefect.
 """
 
@@ -26,9 +26,10 @@ import httpx
 import psutil
 import pytest
 
-from compare import pipeline, warehouse
-from compare.lifecycle import NOTHING_PUBLISHED, SERVERS_FOLDER, ServerRecord, reap_servers
+from compare.run import pipeline
+from compare.run.lifecycle import NOTHING_PUBLISHED, SERVERS_FOLDER, ServerRecord, reap_servers
 from compare.settings import Settings
+from compare.store import warehouse
 from tests.conftest import CORPUS, ROOT
 
 SAMPLES = ("ningbo-2016-29.pdf", "guizhou-2015-35.pdf")
@@ -46,9 +47,9 @@ GUARDED = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from compare import warehouse
+    from compare.store import warehouse
     from compare.errors import Interrupted
-    from compare.lifecycle import guarded_run
+    from compare.run.lifecycle import guarded_run
 
     path, cache, mode, grace = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], float(sys.argv[4])
     try:
@@ -150,7 +151,7 @@ class Run:
         self.contents = _contents(self.warehouse)
 
     def start(self, *extra: str) -> subprocess.Popen[str]:
-        args = [sys.executable, "-m", "compare.cli", "run", "--corpus", str(self.folder / "corpus")]
+        args = [sys.executable, "-m", "compare.cli.main", "run", "--corpus", str(self.folder / "corpus")]
         self.out = (self.folder / "out.txt").open("w")
         self.err = (self.folder / "err.txt").open("w")
         return subprocess.Popen(
@@ -257,7 +258,7 @@ def test_a_run_killed_with_kill_9_leaves_nothing_past_the_next_run(a_run):
     assert _snapshots(a_run.warehouse) == []
 
 
-# --- compare.lifecycle in small processes -----------------------------------------------------------
+# --- compare.run.lifecycle in small processes -----------------------------------------------------------
 
 
 @pytest.fixture

@@ -26,15 +26,16 @@ from openpyxl import load_workbook
 from scripts import synthetic_corpus
 from typer.testing import CliRunner
 
-from compare import extract, warehouse
-from compare import report_data as rd
-from compare.cli import app
+from compare.cli.main import app
 from compare.errors import CompareError, WarehouseError
-from compare.metadata import metadata
-from compare.report import committee_summary_markdown, report_html, write_report
-from compare.report_pdf import chromium_binary
-from compare.review_workbook import export_workbook
-from compare.segment import full_text
+from compare.ingest import extract
+from compare.ingest.metadata import metadata
+from compare.ingest.segment import full_text
+from compare.report import data as rd
+from compare.report.pdf import chromium_binary
+from compare.report.render import committee_summary_markdown, report_html, write_report
+from compare.review.workbook import export_workbook
+from compare.store import warehouse
 from tests.test_report import MEASURES, SAMPLE_TABLES
 
 ROOT = Path(__file__).resolve().parents[1]

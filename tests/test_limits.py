@@ -23,13 +23,13 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from compare import export, warehouse
-from compare import review_workbook as workbooks
-from compare.cli import app
+from compare.cli.main import app
 from compare.errors import LimitError, ReviewError, SettingsError, WarehouseError, WarehouseLockedError
-from compare.review_import import NOTE_SEPARATOR, import_workbook
-from compare.review_workbook import export_workbook, read_workbook
+from compare.review import workbook as workbooks
+from compare.review.importing import NOTE_SEPARATOR, import_workbook
+from compare.review.workbook import export_workbook, read_workbook
 from compare.settings import Settings, size_bytes
+from compare.store import export, warehouse
 from tests.conftest import ROOT
 from tests.review_helpers import fill, sheet_rows
 
@@ -442,7 +442,7 @@ LIST_CORPUS = (
     "import sys\n"
     "from pathlib import Path\n"
     "from compare.errors import CompareError\n"
-    "from compare.pipeline import corpus_files\n"
+    "from compare.run.pipeline import corpus_files\n"
     "try:\n"
     "    print(len(corpus_files(Path(sys.argv[1]))))\n"
     "except CompareError as exc:\n"

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from compare.match import (
+from compare.match.scoring import (
     Fusion,
     Passages,
     Thresholds,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from compare.metadata import metadata, not_a_plan_reason
-from compare.segment import clauses, full_text
+from compare.ingest.metadata import metadata, not_a_plan_reason
+from compare.ingest.segment import clauses, full_text
 from tests.test_extract import extracted
 
 
@@ -60,7 +60,7 @@ def test_not_a_plan_reason():
     from compare.records import Page
 
     menu_pages = (Page(1, menu, "pdfplumber"),)
-    # numbered lines: matched, then judged off topic by its relevance verdict (compare.relevance)
+    # numbered lines: matched, then judged off topic by its relevance verdict (compare.match.relevance)
     assert not_a_plan_reason(menu, clauses("m", menu_pages)) is None
     news = "我省“互联网+”产业发展势头良好\n记者从省经济和信息化委获悉，我省互联网企业数量持续增长。"
     assert "numbered item" in not_a_plan_reason(news, clauses("n", (Page(1, news, "pdfplumber"),)))

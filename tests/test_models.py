@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compare import modelbuild
-from compare.encoders import (
+from compare.errors import ModelError
+from compare.match import modelbuild
+from compare.match.encoders import (
     E5_SPEC,
     HASHING_SPEC,
     USE_SPEC,
@@ -24,7 +25,6 @@ from compare.encoders import (
     SentenceTransformerEncoder,
     load_encoder,
 )
-from compare.errors import ModelError
 
 ZH_QUERY = "发展智能制造"
 EN_MATCH = "Developing smart manufacturing"
@@ -215,7 +215,7 @@ def test_any_sentence_transformers_folder_stands_in_for_the_default_models(
     loaded by sentence-transformers and scores a run like any other channel."""
     import duckdb
 
-    from compare import pipeline
+    from compare.run import pipeline
     from compare.settings import Settings
     from tests.conftest import CORPUS
 

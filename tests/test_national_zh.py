@@ -7,9 +7,9 @@ import shutil
 import pytest
 
 from compare.errors import CatalogueError
-from compare.match import measure_passages
-from compare.national_zh import chinese_number
-from compare.pipeline import channel_names, load_run_catalogue
+from compare.match.national_zh import chinese_number
+from compare.match.scorer import channel_names, load_run_catalogue
+from compare.match.scoring import measure_passages
 from compare.settings import Settings
 from tests.conftest import CATALOGUE, CORPUS, DATA
 
@@ -62,8 +62,9 @@ def test_evaluate_calibrates_with_the_chinese_text_and_runs_use_that_calibration
 
     from typer.testing import CliRunner
 
-    from compare import pipeline, warehouse
-    from compare.cli import app
+    from compare.cli.main import app
+    from compare.run import pipeline
+    from compare.store import warehouse
 
     settings = _settings(tmp_path, FIXTURE)
     gold = tmp_path / "gold"

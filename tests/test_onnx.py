@@ -16,11 +16,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compare import modelbuild, onnxbuild, provenance
-from compare.calibration import default_calibration
-from compare.catalogue import Catalogue
-from compare.embed import EmbeddingCache
-from compare.encoders import (
+from compare.errors import ModelError, SettingsError
+from compare.match import modelbuild, onnxbuild, provenance
+from compare.match.calibration import default_calibration
+from compare.match.catalogue import Catalogue
+from compare.match.embed import EmbeddingCache
+from compare.match.encoders import (
     E5_SPEC,
     HASHING_SPEC,
     OnnxE5Encoder,
@@ -30,8 +31,7 @@ from compare.encoders import (
     length_batches,
     load_encoder,
 )
-from compare.errors import ModelError, SettingsError
-from compare.exemplars import exemplar_bank
+from compare.match.exemplars import exemplar_bank
 from compare.settings import E5_BACKENDS, Settings
 
 #: Texts with characters the tokenizer maps, drops or cannot spell, control characters, and a

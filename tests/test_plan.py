@@ -1,4 +1,4 @@
-"""What a run has to do, decided without running it: ``pipeline.plan`` and ``pipeline.changes``.
+"""What a run has to do, decided without running it: ``store_plan.plan`` and ``store_plan.changes``.
 
 The end-to-end runs of ``test_incremental.py`` (marked slow) show that the warehouse follows the
 plan; these show the plan itself, from files of a few bytes and a ``known`` documents table.
@@ -12,8 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from compare import pipeline, warehouse
+from compare.ingest import parse as ingest_parse
 from compare.records import DocStatus
+from compare.store import plan as store_plan
+from compare.store import warehouse
 
 #: Stand-ins for two plans: ``plan`` only hashes the files.
 ALPHA, BETA = b"alpha plan", b"beta plan"
@@ -21,7 +23,7 @@ KEY = "scoring-key"
 
 
 def doc_id(content: bytes) -> str:
-    return hashlib.sha256(content).hexdigest()[: pipeline.DOC_ID_HEX]
+    return hashlib.sha256(content).hexdigest()[: ingest_parse.DOC_ID_HEX]
 
 
 def write(corpus: Path, name: str, content: bytes) -> Path:
@@ -51,9 +53,9 @@ def known(*documents: tuple[bytes, str, str], scoring_key: str = KEY) -> pd.Data
 NOTHING = known()
 
 
-def plan_of(corpus: Path, documents: pd.DataFrame, **options) -> pipeline.Plan:
+def plan_of(corpus: Path, documents: pd.DataFrame, **options) -> store_plan.Plan:
     options.setdefault("scoring_key", KEY)
-    return pipeline.plan(
+    return store_plan.plan(
         sorted(p for p in corpus.rglob("*") if p.is_file()), documents, corpus=corpus, **options
     )
 
@@ -69,7 +71,7 @@ def test_a_new_file_is_processed_and_a_known_one_is_not(corpus):
     a = write(corpus, "a.pdf", ALPHA)
     b = write(corpus, "b.pdf", BETA)
     found = plan_of(corpus, known((ALPHA, "a.pdf", DocStatus.OK)))
-    assert found.to_process == (b,) and found.reasons == {"b.pdf": pipeline.Reason.NEW}
+    assert found.to_process == (b,) and found.reasons == {"b.pdf": store_plan.Reason.NEW}
     assert found.unchanged == (doc_id(ALPHA),)
     assert (found.withdrawn, found.replaced, found.renamed) == ((), (), {})
     assert a not in found.to_process
@@ -78,7 +80,7 @@ def test_a_new_file_is_processed_and_a_known_one_is_not(corpus):
 def test_a_changed_file_replaces_the_document_it_held(corpus):
     path = write(corpus, "plan.pdf", BETA)
     found = plan_of(corpus, known((ALPHA, "plan.pdf", DocStatus.OK)))
-    assert found.to_process == (path,) and found.reasons == {"plan.pdf": pipeline.Reason.CHANGED}
+    assert found.to_process == (path,) and found.reasons == {"plan.pdf": store_plan.Reason.CHANGED}
     assert (found.replaced, found.withdrawn) == ((doc_id(ALPHA),), ())
 
 
@@ -88,7 +90,7 @@ def test_a_removed_file_is_withdrawn_and_comes_back_as_returned(corpus):
     assert (gone.to_process, gone.withdrawn) == ((), (doc_id(ALPHA),))
     back = write(corpus, "a.pdf", ALPHA)
     found = plan_of(corpus, known((ALPHA, "a.pdf", DocStatus.WITHDRAWN), (BETA, "b.pdf", DocStatus.OK)))
-    assert found.to_process == (back,) and found.reasons == {"a.pdf": pipeline.Reason.RETURNED}
+    assert found.to_process == (back,) and found.reasons == {"a.pdf": store_plan.Reason.RETURNED}
     assert found.withdrawn == ()
 
 
@@ -121,30 +123,30 @@ def test_other_scoring_settings_and_force_process_known_files(corpus):
     documents = known((ALPHA, "a.pdf", DocStatus.OK))
     assert plan_of(corpus, documents).to_process == ()
     rescored = plan_of(corpus, documents, scoring_key="other")
-    assert rescored.to_process == (path,) and rescored.reasons == {"a.pdf": pipeline.Reason.RESCORE}
+    assert rescored.to_process == (path,) and rescored.reasons == {"a.pdf": store_plan.Reason.RESCORE}
     forced = plan_of(corpus, documents, force=True)
-    assert forced.to_process == (path,) and forced.reasons == {"a.pdf": pipeline.Reason.FORCED}
+    assert forced.to_process == (path,) and forced.reasons == {"a.pdf": store_plan.Reason.FORCED}
 
 
 def test_a_warehouse_older_than_scoring_keys_is_scored_again_once(corpus):
     path = write(corpus, "a.pdf", ALPHA)
     older = known((ALPHA, "a.pdf", DocStatus.OK)).drop(columns="scoring_key")
     found = plan_of(corpus, older)
-    assert found.to_process == (path,) and found.reasons == {"a.pdf": pipeline.Reason.RESCORE}
+    assert found.to_process == (path,) and found.reasons == {"a.pdf": store_plan.Reason.RESCORE}
     assert plan_of(corpus, known((ALPHA, "a.pdf", DocStatus.OK))).to_process == ()
 
 
 def test_an_unreadable_file_is_a_failure_and_its_known_document_stays(corpus, monkeypatch):
     write(corpus, "a.pdf", ALPHA)
     write(corpus, "b.pdf", BETA)
-    readable = pipeline.sha256_of
+    readable = store_plan.sha256_of
 
     def hashing(path: Path) -> str:
         if path.name == "a.pdf":
             raise PermissionError(13, "Permission denied", str(path))
         return readable(path)
 
-    monkeypatch.setattr(pipeline, "sha256_of", hashing)
+    monkeypatch.setattr(store_plan, "sha256_of", hashing)
     found = plan_of(corpus, known((ALPHA, "a.pdf", DocStatus.OK), (BETA, "b.pdf", DocStatus.OK)))
     assert (found.to_process, found.withdrawn, found.replaced) == ((), (), ())
     assert list(found.unreadable) == ["a.pdf"] and "Permission denied" in found.failures[0]
@@ -159,9 +161,9 @@ def test_changes_leave_processed_kept_and_withdrawn_documents_alone():
     )
     hashes = {"a.pdf": hashlib.sha256(b"new").hexdigest(), "e.pdf": hashlib.sha256(ALPHA).hexdigest()}
     names = {doc_id(b"new"): "a.pdf", doc_id(ALPHA): "e.pdf"}
-    found = pipeline.changes(hashes, names, documents, processed={doc_id(b"new")}, keep={"d.pdf"})
+    found = store_plan.changes(hashes, names, documents, processed={doc_id(b"new")}, keep={"d.pdf"})
     assert found.renamed == {doc_id(ALPHA): "e.pdf"}  # its content moved to another name
     assert found.withdrawn == (doc_id(BETA),)  # c.pdf was withdrawn already, d.pdf is kept
     assert found.replaced == ()
-    replaced = pipeline.changes({"a.pdf": hashes["a.pdf"]}, {}, documents.iloc[:1], processed=set())
+    replaced = store_plan.changes({"a.pdf": hashes["a.pdf"]}, {}, documents.iloc[:1], processed=set())
     assert replaced.replaced == (doc_id(ALPHA),)

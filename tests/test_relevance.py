@@ -6,9 +6,7 @@ import shutil
 
 import pytest
 
-from compare import warehouse
-from compare.records import CoverageCell, CoverageStatus
-from compare.relevance import (
+from compare.match.relevance import (
     NATIONAL_PLAN_CITATION,
     RELATED_MEASURES_GRID,
     RELATED_SHARE_GRID,
@@ -22,6 +20,8 @@ from compare.relevance import (
     published_cells,
     verdict,
 )
+from compare.records import CoverageCell, CoverageStatus
+from compare.store import warehouse
 from tests.conftest import CORPUS, ROOT
 
 RUN = "20260101T000000-bbbbbb"
@@ -174,8 +174,8 @@ def test_off_topic_documents_leave_the_views_unless_accepted_and_related_ones_st
 
 @pytest.mark.slow
 def test_evaluate_reports_the_gate_and_the_claims_on_negatives(tmp_path, catalogue):
-    from compare import evaluate as ev
-    from compare.pipeline import Scorer
+    from compare.match import evaluate as ev
+    from compare.match.scorer import Scorer
     from compare.settings import Settings
 
     plans, negatives = tmp_path / "provincial", tmp_path / "negatives"

@@ -19,10 +19,10 @@ import typer
 from scripts import synthetic_corpus
 from typer.testing import CliRunner
 
-from compare import report_data as rd
 from compare.errors import WarehouseError
-from compare.report import committee_summary_markdown, report_html, write_report
-from compare.report_objectives import NATIONAL_OBJECTIVES, national_objective
+from compare.report import data as rd
+from compare.report.objectives import NATIONAL_OBJECTIVES, national_objective
+from compare.report.render import committee_summary_markdown, report_html, write_report
 from tests.conftest import DATA
 
 SAMPLE_TABLES = DATA / "report" / "sample-warehouse"
@@ -279,7 +279,7 @@ def test_synthetic_corpus_has_every_province_and_ten_cities(large_warehouse):
 
 
 def test_report_command_writes_the_html(tmp_path, sample_warehouse):
-    from compare.cli_report import report
+    from compare.cli.report import report
 
     app = typer.Typer()
     app.command()(report)

@@ -21,10 +21,10 @@ from scipy import ndimage
 from scripts import synthetic_corpus
 
 from compare.errors import CompareError
-from compare.report import write_report
-from compare.report_data import report_data
-from compare.report_pdf import chromium_binary, screenshot_from_html
-from compare.report_views import STATUS_COLOURS
+from compare.report.data import report_data
+from compare.report.pdf import chromium_binary, screenshot_from_html
+from compare.report.render import write_report
+from compare.report.views import STATUS_COLOURS
 from tests.test_report import MEASURES, SAMPLE_DOCUMENTS, SAMPLE_TABLES, SYNTHETIC_DOCUMENTS
 
 pytestmark = pytest.mark.slow

@@ -8,11 +8,10 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from compare import pipeline, warehouse
-from compare.cli import app
+from compare.cli.main import app
 from compare.errors import ReviewError
-from compare.review_import import import_workbook
-from compare.review_workbook import (
+from compare.review.importing import import_workbook
+from compare.review.workbook import (
     COLUMN_KEYS,
     EXPORT_SHEET,
     FIRST_DATA_ROW,
@@ -20,7 +19,9 @@ from compare.review_workbook import (
     LISTS_SHEET,
     export_workbook,
 )
+from compare.run import pipeline
 from compare.settings import Settings
+from compare.store import warehouse
 from tests.review_helpers import document_sheet, fill, run, sheet_rows
 
 GUIZHOU = "guizhou-2015-35.pdf"

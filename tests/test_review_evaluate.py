@@ -7,10 +7,10 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from compare import warehouse
-from compare.cli import app
-from compare.review_import import import_workbook
-from compare.review_workbook import export_workbook
+from compare.cli.main import app
+from compare.review.importing import import_workbook
+from compare.review.workbook import export_workbook
+from compare.store import warehouse
 from tests.conftest import CORPUS
 from tests.review_helpers import SAMPLES, document_sheet, fill, run, sheet_rows
 

@@ -8,11 +8,11 @@ import shutil
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from compare import warehouse
 from compare.errors import ReviewError
-from compare.review import REASSIGNED, Verdict, parse_verdict
-from compare.review_import import import_workbook
-from compare.review_workbook import COLUMN_KEYS, export_workbook
+from compare.review.importing import import_workbook
+from compare.review.queue import REASSIGNED, Verdict, parse_verdict
+from compare.review.workbook import COLUMN_KEYS, export_workbook
+from compare.store import warehouse
 from tests.review_helpers import document_sheet, fill, sheet_rows
 
 MEASURES = frozenset({"II.3.1", "II.3.2", "III.7.3"})

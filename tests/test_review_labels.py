@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compare.evaluate import LabelledDocument, calibrate, judge, leave_one_out
-from compare.labels import LabelledItem
+from compare.match.evaluate import LabelledDocument, calibrate, judge, leave_one_out
+from compare.match.labels import LabelledItem
 from compare.records import DocStatus, ParsedDocument
-from compare.review import REASSIGNED, ChannelScale, Verdict, priority
-from compare.review_labels import ReviewedCell, with_reviews
-from compare.review_simulation import PRIORITY, RANDOM, expert_verdict, feedback_curve, fold_split
+from compare.review.labels import ReviewedCell, with_reviews
+from compare.review.queue import REASSIGNED, ChannelScale, Verdict, priority
+from compare.review.simulation import PRIORITY, RANDOM, expert_verdict, feedback_curve, fold_split
 from tests.helpers import clause
 
 IDS = ["A", "B", "C", "D"]
@@ -79,8 +79,8 @@ def test_review_only_document_is_judged_on_reviewed_cells():
 
 
 def test_unjudged_cells_do_not_count():
-    from compare.calibration import Calibration
-    from compare.match import Thresholds
+    from compare.match.calibration import Calibration
+    from compare.match.scoring import Thresholds
 
     doc = _doc("d2", [0, 1, 2], ["A", "B", "C"])
     bare = LabelledDocument(doc.doc, [], {}, doc.channels, IDS, judged_cells=frozenset())

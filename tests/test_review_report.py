@@ -7,11 +7,11 @@ import re
 import pandas as pd
 import pytest
 
-from compare.report import committee_summary_markdown, report_html
-from compare.report_data import report_data
-from compare.report_reviews import review_progress
-from compare.review_import import import_workbook
-from compare.review_workbook import export_workbook
+from compare.report.data import report_data
+from compare.report.render import committee_summary_markdown, report_html
+from compare.report.reviews import review_progress
+from compare.review.importing import import_workbook
+from compare.review.workbook import export_workbook
 from tests.review_helpers import corpus_with_samples, document_sheet, fill, run, sheet_rows
 
 GUIZHOU = "guizhou-2015-35.pdf"

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from compare import pipeline, warehouse
 from compare.errors import DocumentError
-from compare.extract import MAX_PAGES, pages
-from compare.pipeline import parse_document
+from compare.ingest.extract import MAX_PAGES, pages
+from compare.ingest.parse import parse_document
 from compare.records import DocStatus
+from compare.run import pipeline
 from compare.settings import Settings
+from compare.store import warehouse
 
 PDFS = Path(__file__).resolve().parent / "data" / "pdfs"
 
@@ -31,7 +32,7 @@ EXPECTED: dict[str, tuple[DocStatus, str]] = {
 
 
 def test_a_numbered_document_that_is_no_plan_is_kept_for_its_relevance_verdict():
-    # a menu has numbered lines: it is parsed, scored, and judged off topic (compare.relevance)
+    # a menu has numbered lines: it is parsed, scored, and judged off topic (compare.match.relevance)
     doc = parse_document(PDFS / "bad-menu.pdf")
     assert doc.ok and doc.clauses
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from compare import docscore, staging, synthetic
 from compare.errors import CompareError
+from compare.scale import docscore, staging, synthetic
 from compare.settings import Settings
 
 pytestmark = [pytest.mark.flow, pytest.mark.slow]

@@ -12,12 +12,17 @@ import duckdb
 import numpy as np
 import pytest
 
-from compare import docscore, pipeline, staging, synthetic, warehouse
-from compare.embed import EmbeddingCache, embeddings, text_key
-from compare.encoders import HashingEncoder
 from compare.errors import CompareError, WarehouseError
-from compare.match import clause_query
+from compare.ingest import parse as ingest_parse
+from compare.match import scorer as match_scorer
+from compare.match.embed import EmbeddingCache, embeddings, text_key
+from compare.match.encoders import HashingEncoder
+from compare.match.scoring import clause_query
+from compare.run import pipeline
+from compare.scale import docscore, staging, synthetic
 from compare.settings import Settings
+from compare.store import plan as store_plan
+from compare.store import warehouse
 
 pytestmark = pytest.mark.slow
 DOCUMENTS = 4
@@ -101,7 +106,7 @@ def test_staged_documents_are_reused_and_unchanged_files_are_not_staged_again(se
     fresh = dataclasses.replace(settings, warehouse=settings.warehouse.with_name("reuse.duckdb"))
     folder = settings.warehouse.parent / "stage"
     stage = staging.prepare(fresh, folder)
-    pdfs = pipeline.corpus_files(fresh.corpus)
+    pdfs = ingest_parse.corpus_files(fresh.corpus)
     again = staging.stage_batch(fresh, stage, pdfs)
     assert len(again) == DOCUMENTS + 1 and all(d.reused for d in again)
     summary = staging.run(fresh, folder)
@@ -117,7 +122,7 @@ def test_memory_holds_the_fixed_vectors_and_never_a_staged_documents(settings, s
     n_fixed = len({text_key(t, role) for role, texts in groups for t in texts})
     assert all(len(vectors) == n_fixed for vectors in scorer.fixed.values())
     for pdf in sorted(settings.corpus.glob("0*.pdf"))[:2]:
-        doc = pipeline.parse_document(pdf)
+        doc = ingest_parse.parse_document(pdf)
         scored = scorer.score(doc)
         assert scored.cells and all(len(cache.vectors) == 0 for cache in scorer.scorer.caches.values())
         own = {text_key(clause_query(c), "query") for c in doc.clauses} - set(scorer.fixed["hashing"])
@@ -138,8 +143,8 @@ def test_stored_vectors_are_read_by_key_from_the_embedding_cache(tmp_path):
 
 
 def test_the_loader_refuses_missing_files_and_workers_of_another_configuration(settings, staged, tmp_path):
-    catalogue = pipeline.load_run_catalogue(settings)
-    planned = pipeline.plan_run(dataclasses.replace(settings, warehouse=tmp_path / "w.duckdb"), catalogue)
+    catalogue = match_scorer.load_run_catalogue(settings)
+    planned = store_plan.plan_run(dataclasses.replace(settings, warehouse=tmp_path / "w.duckdb"), catalogue)
     copy = tmp_path / "stage"
     shutil.copytree(settings.warehouse.parent / "stage", copy)
     stage = staging.prepare(settings, copy)
@@ -147,6 +152,6 @@ def test_the_loader_refuses_missing_files_and_workers_of_another_configuration(s
     done = staging.stage_batch(settings, stage, [pdf])
     staging.staged_file(stage.folder, "documents", done[0].doc_id).unlink()
     with pytest.raises(WarehouseError, match="were not staged"):
-        staging.load(planned, stage, done, pipeline.Clock())
+        staging.load(planned, stage, done, store_plan.Clock())
     with pytest.raises(WarehouseError, match="every worker needs the same"):
         staging.stage_batch(settings, dataclasses.replace(stage, key="0" * 16), [pdf])

@@ -8,9 +8,9 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from compare import synthetic
 from compare.errors import CompareError, SettingsError
-from compare.numbering import marker_of
+from compare.ingest.numbering import marker_of
+from compare.scale import synthetic
 
 SEED = 11
 
@@ -95,7 +95,7 @@ def test_targets_are_varied_within_bounds_and_years_kept():
 @pytest.mark.slow
 def test_generate_writes_pdfs_the_pipeline_reads_as_city_and_county_plans(tmp_path):
     _font_or_skip()
-    from compare.pipeline import parse_document
+    from compare.ingest.parse import parse_document
 
     first = synthetic.generate(tmp_path / "a", 3, SEED)
     again = synthetic.generate(tmp_path / "a", 3, SEED)
@@ -122,7 +122,7 @@ def test_bad_arguments_are_refused(tmp_path):
 
 
 def test_cli_help_has_examples_and_generate_runs(tmp_path):
-    from compare.cli import app
+    from compare.cli.main import app
 
     runner = CliRunner()
     for command in ("generate", "run"):
@@ -139,7 +139,8 @@ def test_cli_help_has_examples_and_generate_runs(tmp_path):
 def test_the_cli_defaults_are_the_staging_and_flow_defaults():
     from flows import scale_flow
 
-    from compare import cli_scale, staging
+    from compare.cli import scale as cli_scale
+    from compare.scale import staging
 
     assert cli_scale.DEFAULT_BATCH_SIZE == staging.DEFAULT_BATCH_SIZE
     assert cli_scale.DEFAULT_IN_FLIGHT == scale_flow.DEFAULT_IN_FLIGHT

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from compare.ingest.segment import clauses, full_text
 from compare.records import ClauseKind, Page
-from compare.segment import clauses, full_text
 from tests.test_extract import OCR_FIXTURES, extracted
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "golden"

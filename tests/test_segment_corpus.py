@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from compare.extract import pages
-from compare.segment import clauses
+from compare.ingest.extract import pages
+from compare.ingest.segment import clauses
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpora" / "provincial"
 LABELLED = sorted(

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from compare.records import ClauseKind
-from compare.segment import clauses
-from compare.structure import (
+from compare.ingest.segment import clauses
+from compare.ingest.structure import (
     ROLE_LEAD,
     ROLE_RESPONSIBLE,
     ROLE_SUPPORT,
@@ -15,6 +14,7 @@ from compare.structure import (
     departments,
     targets,
 )
+from compare.records import ClauseKind
 from tests.test_extract import extracted
 
 

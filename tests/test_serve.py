@@ -24,7 +24,7 @@ import httpx
 import psutil
 import pytest
 
-from compare import warehouse
+from compare.store import warehouse
 from tests.conftest import CORPUS, ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.flow]
@@ -130,7 +130,7 @@ def _serve(env: dict[str, str], tmp_path: Path, name: str, cron: str, *files: st
         shutil.copy(CORPUS / file, corpus / file)
     log = (tmp_path / "serve.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "compare.cli", "serve", "--cron", cron, "--name", name, "--corpus", str(corpus),
+        [sys.executable, "-m", "compare.cli.main", "serve", "--cron", cron, "--name", name, "--corpus", str(corpus),
          "--warehouse", str(path), "--models", "hashing"],
         env=env, cwd=ROOT, stdout=log, stderr=log,
     )  # fmt: skip

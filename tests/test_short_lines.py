@@ -12,10 +12,10 @@ from __future__ import annotations
 import pytest
 from scripts import render_fixtures
 
-from compare import layout
-from compare.layout import Line, Margins
+from compare.ingest import layout
+from compare.ingest.layout import Line, Margins
+from compare.ingest.segment import clauses, paragraphs
 from compare.records import Page
-from compare.segment import clauses, paragraphs
 from tests.test_extract import SOURCES, extracted
 
 FIXTURES = ("short-lines-flush", "short-lines-indented")

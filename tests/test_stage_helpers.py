@@ -14,17 +14,21 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from compare import docscore, onnxbuild, pipeline, report_pdf, staging, tokencheck
 from compare.errors import ReportError
+from compare.ingest import parse as ingest_parse
+from compare.match import onnxbuild, tokencheck
+from compare.match import scorer as match_scorer
 from compare.records import DocStatus
+from compare.report import pdf as report_pdf
+from compare.scale import docscore, staging
 
 
 def test_a_failed_document_is_staged_in_the_warehouse_schema(tmp_path):
     path = tmp_path / "plan.pdf"
     path.write_bytes(b"%PDF-1.4 cut short")
-    doc = pipeline.failed_file(path, RuntimeError("worker lost"))
+    doc = ingest_parse.failed_file(path, RuntimeError("worker lost"))
     folder = tmp_path / "stage"
-    staging.write_document(folder, doc, pipeline.Scored(matches=[], cells=[]))
+    staging.write_document(folder, doc, match_scorer.Scored(matches=[], cells=[]))
     marker = staging.staged_file(folder, staging.MARKER_TABLE, doc.doc_id)
     table = pq.read_table(marker)
     assert table.schema.names == staging.table_schemas()[staging.MARKER_TABLE].names

@@ -24,13 +24,12 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from compare import extract
-from compare.cli import app
+from compare.cli.main import app
 from compare.errors import CompareError
-from compare.export import export
-from compare.report import committee_summary_markdown, write_report
-from compare.review_import import import_workbook
-from compare.review_workbook import DOCUMENT_KEY, EXPORT_SHEET, export_workbook, read_workbook
+from compare.ingest import extract
+from compare.report.render import committee_summary_markdown, write_report
+from compare.review.importing import import_workbook
+from compare.review.workbook import DOCUMENT_KEY, EXPORT_SHEET, export_workbook, read_workbook
 from compare.safe_text import (
     FORMULA_STARTS,
     REPLACEMENT,
@@ -40,6 +39,7 @@ from compare.safe_text import (
     spreadsheet_cell,
     spreadsheet_sql,
 )
+from compare.store.export import export
 from tests.conftest import CORPUS
 from tests.review_helpers import document_sheet, fill, run, sheet_rows
 

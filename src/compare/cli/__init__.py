@@ -1,0 +1,2 @@
+"""The ``compare`` command line: the only place under ``compare`` that imports ``flows``.
+"""

@@ -1,0 +1,2 @@
+"""Runs over large corpora: per-document staging for distributed workers, the synthetic corpus.
+"""
