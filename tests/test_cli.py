@@ -224,3 +224,19 @@ def test_run_processes_only_new_files_and_exits_1_on_a_bad_one(tmp_path):
             ("not_pdf",)
         ]
         assert con.execute("SELECT count(*) FROM coverage_by_document").fetchall() == [(130,)]
+    assert (tmp_path / "prefect" / "prefect.db").is_file()  # the flow ran on a temporary server
+
+    # nothing to parse or score (the broken file is gone: only a withdrawal to publish), and no
+    # server configured: published in this process, with no temporary server started
+    (tmp_path / "prefect" / "prefect.db").unlink()
+    (corpus / "broken.pdf").unlink()
+    done = subprocess.run(args, env={**env, "COMPARE_MODELS": "hashing"}, cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert re.search(r"processed 0, unchanged 2, withdrawn 1", " ".join(done.stdout.split())), done.stdout
+    assert not (tmp_path / "prefect" / "prefect.db").exists()
+    with warehouse.read_only(path) as con:
+        assert con.execute("SELECT n_processed, n_withdrawn FROM runs ORDER BY run_id").fetchall()[-1] == (0, 1)
+        assert con.execute("SELECT status FROM documents WHERE file_name = 'broken.pdf'").fetchall() == [
+            ("withdrawn",)
+        ]

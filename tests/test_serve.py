@@ -284,3 +284,28 @@ def test_idle_serve_stops_on_sigterm(server, tmp_path):
     paused = httpx.get(f"{api}/deployments/{deployment['id']}", timeout=5).json()["paused"]
     assert paused, "the schedule of a stopped serve keeps piling up runs"
     print(f"idle SIGTERM: stopped in {stopped_in:.1f} s")
+
+
+def _flow_runs(api: str) -> list[dict]:
+    response = httpx.post(f"{api}/flow_runs/filter", json={"flow_runs": {}}, timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def test_every_compare_run_shows_on_a_configured_server_even_one_with_nothing_to_do(server, tmp_path):
+    """With PREFECT_API_URL set, compare run goes through the flow each time, a rerun that finds
+    nothing new included (without it, such a rerun is published in-process: tests/test_cli.py)."""
+    api, env = server
+    corpus, path = tmp_path / "corpus", tmp_path / "w.duckdb"
+    corpus.mkdir()
+    shutil.copy(CORPUS / "ningbo-2016-29.pdf", corpus)
+    command = [sys.executable, "-m", "compare.cli.main", "run", "--corpus", str(corpus), "--warehouse", str(path),
+               "--models", "hashing"]  # fmt: skip
+    before = {r["id"] for r in _flow_runs(api)}
+    for _ in range(2):
+        done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert "processed 0, unchanged 1" in " ".join(done.stdout.split())
+    new = [r for r in _flow_runs(api) if r["id"] not in before]
+    assert len(new) == 2 and {r["state"]["type"] for r in new} == {"COMPLETED"}
+    assert not list((Path(env["COMPARE_CACHE_DIR"]) / "prefect-servers").glob("*"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -33,6 +33,9 @@ from compare.errors import (
     WarehouseError,
 )
 from compare.settings import DEFAULT_CATALOGUE, Settings, library_env, setting_help
+
+if TYPE_CHECKING:
+    from compare.store.plan import PlannedRun
 
 SEED_DEFAULT = Path("../shared/seeds/001_9829cb079ef84c7a.txt")
 
@@ -66,6 +69,26 @@ EXIT_BAD_FILES = 1
 EXIT_NOT_PUBLISHED = 3
 #: Errors that refuse a run (``EXIT_REFUSED``): the user has something to change before running again.
 REFUSALS: tuple[type[CompareError], ...] = (SettingsError, CatalogueError, ModelError, CorpusError)
+
+
+def idle_plan(
+    settings: Settings, accept: list[str] | None, force: bool, allow_empty_corpus: bool
+) -> PlannedRun | None:
+    """The plan of a run that has no file to parse or score (nothing but withdrawals, renames,
+    acceptances and the run's record to publish), or None when there is work for the flow.
+
+    Such a run is published in this process: starting Prefect's temporary server for it would
+    cost many times the run itself. With a configured server (``PREFECT_API_URL``), every run
+    goes through the flow, so that each one shows there."""
+    from compare.match.scorer import load_run_catalogue
+    from compare.store.plan import plan_run
+
+    if force:
+        return None
+    if accept:
+        settings = settings.with_overrides(accept=[*settings.accept, *accept])
+    planned = plan_run(settings, load_run_catalogue(settings), allow_empty_corpus=allow_empty_corpus)
+    return None if planned.plan.to_process else planned
 
 
 @app.command()
@@ -128,29 +151,36 @@ def run(
             fail(exc)
         if "e5-small" in settings.models:
             ensure_e5_model(settings.cache_dir)
-        from flows.compare_flow import compare_run
-        from flows.server import temporary_server
+        from flows.server import api_configured
 
         from compare.run.lifecycle import guarded_run
 
         # Ctrl-C and SIGTERM stop the run cleanly (compare.errors.Interrupted), and the temporary
         # Prefect server dies with this process, even one killed with kill -9
-        with guarded_run(
-            settings.warehouse,
-            settings.cache_dir,
-            start_server=temporary_server,
-            notify=lambda m: console.print(f"note: {m}"),
-        ):
-            summary = compare_run(
-                corpus=str(settings.corpus),
-                warehouse_path=str(settings.warehouse),
-                models=list(settings.models),
-                top_k=settings.top_k,
-                force=force,
-                workers=workers,
-                allow_empty_corpus=allow_empty_corpus,
-                accept=list(accept or []),
-            )
+        notify = lambda m: console.print(f"note: {m}")  # noqa: E731
+        planned = None if api_configured() else idle_plan(settings, accept, force, allow_empty_corpus)
+        if planned is not None:  # nothing to parse or score, and no server to report to
+            from compare.run import pipeline
+
+            with guarded_run(settings.warehouse, settings.cache_dir, notify=notify):
+                summary = pipeline.run(planned.settings, planned=planned)
+        else:
+            from flows.compare_flow import compare_run
+            from flows.server import temporary_server
+
+            with guarded_run(
+                settings.warehouse, settings.cache_dir, start_server=temporary_server, notify=notify
+            ):
+                summary = compare_run(
+                    corpus=str(settings.corpus),
+                    warehouse_path=str(settings.warehouse),
+                    models=list(settings.models),
+                    top_k=settings.top_k,
+                    force=force,
+                    workers=workers,
+                    allow_empty_corpus=allow_empty_corpus,
+                    accept=list(accept or []),
+                )
     except REFUSALS as exc:
         fail(exc)
     except (typer.Exit, typer.Abort):

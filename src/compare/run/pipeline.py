@@ -47,9 +47,11 @@ def run(
     force: bool = False,
     allow_empty_corpus: bool = False,
     progress: Callable[[ParsedDocument], None] | None = None,
+    planned: PlannedRun | None = None,
 ) -> RunSummary:
     """The whole pipeline in one process, without an orchestrator: plan, parse, score, publish
-    (the flow runs the same steps as tasks).
+    (the flow runs the same steps as tasks). ``planned``: a plan already made (``plan_run``) of
+    these settings, timed as the plan step.
 
     Only new or changed files are extracted and scored (see ``plan``); ``force`` redoes all;
     ``allow_empty_corpus`` lets a corpus with no PDF withdraw every document (``plan_run``).
@@ -57,7 +59,7 @@ def run(
     """
     clock = Clock()
     with clock.step("plan"):
-        planned = plan_run(
+        planned = planned or plan_run(
             settings, load_run_catalogue(settings), force=force, allow_empty_corpus=allow_empty_corpus
         )
     with clock.step("extract"):
