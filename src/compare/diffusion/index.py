@@ -282,8 +282,48 @@ class ReuseIndex:
         return self._matrix()[np.asarray(list(rows), dtype=np.int64)]
 
     def clause_texts(self) -> dict[str, str]:
-        """Clause id -> text of every indexed clause."""
-        return dict(zip(self._clause_ids, self._clause_texts, strict=True))
+        """Clause id -> text of every indexed clause (of documents still in the index)."""
+        return {
+            clause_id: text
+            for clause_id, doc_id, text in zip(
+                self._clause_ids, self._clause_docs, self._clause_texts, strict=True
+            )
+            if doc_id in self._docs
+        }
+
+    def document_clause_ids(self, doc_id: str) -> tuple[str, ...]:
+        """The clause ids of an indexed document, in order."""
+        return tuple(self._clause_ids[r] for r in self.document_rows(doc_id))
+
+    def clause_rows(self) -> dict[str, int]:
+        """Clause id -> row, for the clauses of documents still in the index."""
+        return {self._clause_ids[r]: r for doc_id in self._docs for r in self.document_rows(doc_id)}
+
+    # ---- removing ----------------------------------------------------------------------
+    def remove(self, doc_ids: Iterable[str]) -> list[ReuseLink]:
+        """Take documents out of the index (a withdrawn or replaced file); returns the links
+        they were part of, which leave the index with them.
+
+        Their clauses no longer count as candidates (they leave every passage group) and their
+        links are dropped; their rows stay in the clause table, unused, until the index is
+        rebuilt. A passage group they alone held stays, empty: a later passage joining it
+        finds no candidate there."""
+        gone = {d for d in doc_ids if d in self._docs}
+        if not gone:
+            return []
+        rows: set[int] = set()
+        for doc_id in gone:
+            rows.update(self.document_rows(doc_id))
+            del self._docs[doc_id]
+            del self._first_row[doc_id]
+        for members in self._group_members:
+            if any(r in rows for r in members):
+                members[:] = [r for r in members if r not in rows]
+        dropped = [link for link in self.links if link.source_doc_id in gone or link.target_doc_id in gone]
+        self.links = [
+            link for link in self.links if link.source_doc_id not in gone and link.target_doc_id not in gone
+        ]
+        return dropped
 
     # ---- adding ------------------------------------------------------------------------
     def add(self, doc: ReuseDocument) -> list[ReuseLink]:

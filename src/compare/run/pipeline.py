@@ -9,8 +9,11 @@ A run is four steps, each a function that ``run`` calls in turn and the flows ca
 - ``score_documents``: parsed documents to matches and coverage cells, with the one scorer
   factory (``Scorer.from_settings``); ``Scorer.isolated`` finds the document a failing batch
   fails on, and scores the others;
+- ``find_reuse``: this run's new or changed documents compared with the persistent reuse index
+  (``compare.store.reuse``: clause-to-clause reuse between plans, from the clause vectors the
+  scorer embedded); unchanged documents are not compared again;
 - ``publish`` (``publish_outcomes``, which the staged loader shares): everything into a new
-  warehouse snapshot, atomically.
+  warehouse snapshot, atomically, the reuse tables with it.
 
 A ``Clock`` times the steps for the run's record.
 
@@ -30,6 +33,8 @@ from compare.records import ParsedDocument
 from compare.settings import Settings
 from compare.store.plan import Clock, PlannedRun, plan_run
 from compare.store.publish import RunSummary, publish
+from compare.store.reuse import ReuseUpdate
+from compare.store.reuse import find_reuse as reuse_update
 
 
 def score_documents(planned: PlannedRun, docs: Sequence[ParsedDocument]) -> Scored:
@@ -39,6 +44,13 @@ def score_documents(planned: PlannedRun, docs: Sequence[ParsedDocument]) -> Scor
         return Scored(matches=[], cells=[])
     scorer = Scorer.from_settings(planned.settings, planned.catalogue, planned.setup)
     return replace(scorer.isolated(docs), method=scorer.method)
+
+
+def find_reuse(planned: PlannedRun, docs: Sequence[ParsedDocument]) -> ReuseUpdate:
+    """Reuse between this run's documents and those already in the reuse index; the documents the
+    plan withdraws or replaces leave it (``compare.store.reuse.find_reuse``)."""
+    gone = (*planned.plan.withdrawn, *planned.plan.replaced)
+    return reuse_update(planned.settings, planned.catalogue, docs, gone)
 
 
 def run(
@@ -66,4 +78,6 @@ def run(
         docs = parse_documents(planned.plan.to_process, progress)
     with clock.step("score"):
         scored = score_documents(planned, docs)
-    return publish(planned, docs, scored, clock)
+    with clock.step("reuse"):
+        reuse = find_reuse(planned, [d for d in docs if d.doc_id not in scored.failed])
+    return publish(planned, docs, scored, clock, reuse=reuse)

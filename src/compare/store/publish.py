@@ -22,6 +22,7 @@ from compare.records import DocStatus, ParsedDocument
 from compare.settings import Settings
 from compare.store import warehouse
 from compare.store.plan import Changes, Clock, Plan, PlannedRun, changes
+from compare.store.reuse import ReuseUpdate, write_reuse
 
 
 @dataclass(frozen=True)
@@ -96,10 +97,15 @@ def publish_outcomes(
     thresholds: dict[str, Any],
     run_id: str | None = None,
     lock_wait: float = PUBLISH_LOCK_WAIT_S,
+    reuse: ReuseUpdate | None = None,
 ) -> RunSummary:
     """Write one run into a new warehouse snapshot and swap it in (all or nothing): ``write``
     writes the processed documents (``publish`` from memory, the staged loader from Parquet),
     this does the rest, and ``step`` names the time it took in the run's timings.
+
+    ``reuse``: what the run's reuse step did (``compare.store.reuse.find_reuse``), published in
+    the same snapshot once the documents' statuses are settled; None leaves the reuse tables as
+    they were.
 
     What happens to documents already in the warehouse (withdrawn, replaced, renamed) is
     decided again against the snapshot itself, under the writer lock, so a run that published
@@ -120,6 +126,7 @@ def publish_outcomes(
         warehouse.rename_documents(con, {**found.renamed, **kept_renamed(kept, run_plan, known)})
         warehouse.mark_for_rescoring(con, sorted(kept))
         warehouse.accept_documents(con, settings.accept, run_id)
+        write_reuse(con, reuse, run_id, scored=any(o.status == DocStatus.OK for o in outcomes))
         return record_run(
             con,
             settings,
@@ -150,8 +157,10 @@ def publish(
     run_id: str | None = None,
     *,
     lock_wait: float = PUBLISH_LOCK_WAIT_S,
+    reuse: ReuseUpdate | None = None,
 ) -> RunSummary:
-    """The run's parsed and scored documents into a new warehouse snapshot (``publish_outcomes``)."""
+    """The run's parsed and scored documents into a new warehouse snapshot (``publish_outcomes``),
+    with the reuse the run found (``reuse``)."""
     docs = [failed_document(d, scored.failed[d.doc_id]) if d.doc_id in scored.failed else d for d in docs]
     docs = [replace(d, file_name=planned.plan.names.get(d.doc_id, d.file_name)) for d in docs]
     docs = with_verdicts(docs, scored.verdicts)
@@ -175,6 +184,7 @@ def publish(
         thresholds=planned.setup.calibration.as_record(),
         run_id=run_id,
         lock_wait=lock_wait,
+        reuse=reuse,
     )
 
 

@@ -1,28 +1,32 @@
-"""Rows of the reuse tables (``schema.sql`` beside this module) as DataFrames, columns in table order.
+"""Rows of the reuse tables (declared in ``sql/schema.sql``) as DataFrames, columns in table order.
 
 Each builder takes what ``compare.diffusion.index`` and ``compare.diffusion.measures`` return and
-the run id; the warehouse writes the frames as they are.
+the run id; ``compare.store.reuse`` writes the frames as they are.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import asdict
-from pathlib import Path
 
 import pandas as pd
 
 from compare.diffusion.index import ReuseLink
 from compare.diffusion.measures import DocumentSimilarity, Homogeneity, Localization
+from compare.store.warehouse import SCHEMA_SQL
 
-SCHEMA = Path(__file__).with_name("schema.sql")
+SCHEMA = SCHEMA_SQL
+#: The tables of reuse, written by ``compare.store.reuse``.
+REUSE_TABLES = ("clause_reuse", "document_similarity", "document_localization", "measure_homogeneity")
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\);", re.S)
 _COLUMN = re.compile(r"^\s+(\w+) [A-Z]+[^-]*--\s*(.*)$", re.M)
 
 
+@functools.cache
 def schema_columns() -> dict[str, dict[str, str]]:
-    """Table -> {column: comment}, in declaration order, read from ``schema.sql``."""
+    """Table -> {column: comment}, in declaration order, read from ``sql/schema.sql``."""
     text = SCHEMA.read_text(encoding="utf-8")
     return {name: dict(_COLUMN.findall(body)) for name, body in _TABLE.findall(text)}
 
