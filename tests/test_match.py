@@ -107,3 +107,36 @@ def test_fusion_refuses_missing_channels():
         Fusion({"a": 1.0, "b": 1.0}).fused({"a": np.zeros((1, 2))})
     fused = Fusion({"a": 2.0, "b": -1.0}).fused({"a": np.ones((1, 2)), "b": np.ones((1, 2))})
     assert np.allclose(fused, 1.0)
+
+
+def test_boilerplate_is_never_embedded_and_changes_no_other_result(monkeypatch, tmp_path):
+    """Skipping the unscored kinds before embedding leaves every cell, verdict, decision and the
+    matches of every other clause exactly as scoring everything gives them."""
+    from pathlib import Path
+
+    from compare.ingest.parse import parse_document
+    from compare.match import scorer as scorers
+    from compare.match.scorer import Scorer, load_run_catalogue
+    from compare.settings import Settings
+    from tests.conftest import CORPUS
+
+    doc = parse_document(CORPUS / "ningbo-2016-29.pdf")
+    boilerplate = {c.clause_id for c in doc.clauses if c.kind in scorers.UNSCORED_KINDS}
+    assert boilerplate  # the sample has 印发/抄送 lines
+    settings = Settings.from_env(models=("hashing",), cache_dir=Path(tmp_path))
+
+    def scored():
+        return Scorer.from_settings(settings, load_run_catalogue(settings)).score([doc])
+
+    lean = scored()
+    monkeypatch.setattr(scorers, "UNSCORED_KINDS", frozenset())
+    full = scored()
+    assert lean.embedding.requested == full.embedding.requested - len(boilerplate)
+    assert lean.cells == full.cells and lean.verdicts == full.verdicts
+    assert lean.matches == [m for m in full.matches if m.clause_id not in boilerplate]
+    by_id = {d.clause_id: d for d in full.decisions}
+    for decision in lean.decisions:
+        if decision.clause_id in boilerplate:
+            assert decision.decision == "none" and decision.measure_id is None and np.isnan(decision.score)
+        else:
+            assert decision == by_id[decision.clause_id]

@@ -25,6 +25,7 @@ from compare.match.relevance import Verdict
 from compare.match.scoring import (
     ABSOLUTE_SUFFIX,
     LEXICAL,
+    UNSCORED_KINDS,
     clause_query,
     coverage,
     decisions,
@@ -183,13 +184,19 @@ class Scorer:
         naming the step (``embed`` or ``score``). ``isolated`` finds the document it comes from."""
         ok_docs = [d for d in docs if d.ok]
         clauses = [c for d in ok_docs for c in d.clauses]
+        scored = np.array([c.kind not in UNSCORED_KINDS for c in clauses], dtype=bool)
+        scored_clauses = [c for c, keep in zip(clauses, scored, strict=True) if keep]
         stats = EmbeddingStats()
         with in_step(Step.EMBED):
-            channels = self.channels(clauses, stats)
+            channels = self.channels(scored_clauses, stats)
         with in_step(Step.SCORE):
-            fused = self.calibration.fusion.fused(channels)
             ids = self.catalogue.ids
-            matches = top_matches(clauses, fused, channels, ids, k=self.top_k, method=self.method)
+            # every clause's row, NaN for the unscored kinds (no decision, cell or verdict reads them)
+            fused = np.full((len(clauses), len(ids)), np.nan, dtype=np.float32)
+            fused[scored] = self.calibration.fusion.fused(channels)
+            matches = top_matches(
+                scored_clauses, fused[scored], channels, ids, k=self.top_k, method=self.method
+            )
             thresholds = self.calibration.thresholds
             cells = coverage([d.doc_id for d in ok_docs], clauses, fused, ids, thresholds)
             chosen = decisions(clauses, fused, ids, thresholds)

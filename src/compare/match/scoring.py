@@ -34,6 +34,10 @@ LEXICAL_NGRAMS = (2, 3)
 ABSOLUTE_SUFFIX = ":abs"
 #: Clause kinds that can implement a national measure.
 MATCHABLE_KINDS = frozenset({ClauseKind.MEASURE})
+#: Clause kinds never embedded nor matched: boilerplate (印发, 抄送, contacts) and fragments (a lone
+#: number, a table cell) are never evidence and weigh in no verdict. They get a ``none`` decision
+#: with no score, and no rows in ``matches``.
+UNSCORED_KINDS = frozenset({ClauseKind.BOILERPLATE, ClauseKind.FRAGMENT})
 _EPS = 1e-6
 
 
