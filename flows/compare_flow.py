@@ -12,6 +12,8 @@ Each task body is one call into ``compare``; the flow's signature holds the run'
   Prefect process pool. On the 2-core machine this was measured on, the pool is slower
   (starting each worker imports Prefect and the models' libraries; see docs/warehouse.md), so
   one worker is the default; more cores and OCR-heavy corpora may gain from it;
+- ``reuse`` compares the new or changed documents with the persistent reuse index
+  (``compare.run.pipeline.find_reuse``); ``publish`` writes its tables with the coverage;
 - ``publish`` writes a snapshot and renames it into place: all or nothing, so it is safe to retry;
 - the run leaves markdown and table artifacts; one that cannot be made is noted in the run's
   summary, and the published run stands.
@@ -33,6 +35,7 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 from tqdm import tqdm
@@ -53,6 +56,7 @@ from compare.store import plan as store_plan
 from compare.store import publish as store_publish
 from compare.store.plan import Clock, PlannedRun
 from compare.store.publish import RunSummary
+from compare.store.reuse import ReuseUpdate
 from flows.parameters import run_settings
 
 #: Folder under the cache directory where parsed documents are persisted between runs.
@@ -200,11 +204,22 @@ def score(planned: PlannedRun, docs: list[ParsedDocument]) -> Scored:
     return pipeline.score_documents(planned, docs)
 
 
+@task(name="reuse", cache_policy=NO_CACHE)  # its input, the reuse index, is not worth hashing
+def reuse(planned: PlannedRun, docs: list[ParsedDocument]) -> ReuseUpdate:
+    return pipeline.find_reuse(planned, docs)
+
+
 @task(
-    name="publish", retries=2, retry_delay_seconds=10
+    name="publish", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE
 )  # all or nothing: a failed publish left nothing behind
-def publish(planned: PlannedRun, docs: list[ParsedDocument], scored: Scored, clock: Clock) -> RunSummary:
-    return store_publish.publish(planned, docs, scored, clock)
+def publish(
+    planned: PlannedRun,
+    docs: list[ParsedDocument],
+    scored: Scored,
+    clock: Clock,
+    found: ReuseUpdate | None = None,
+) -> RunSummary:
+    return store_publish.publish(planned, docs, scored, clock, reuse=found)
 
 
 def _records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -248,7 +263,9 @@ def compare_run(
         docs = extract(planned.plan.to_process, settings.cache_dir / RESULTS_FOLDER, workers, force)
     with clock.step("score"):
         scored = score(planned, docs)
-    summary = publish(planned, docs, scored, clock)
+    with clock.step("reuse"):
+        found = reuse(planned, [d for d in docs if d.doc_id not in scored.failed])
+    summary = publish(planned, docs, scored, clock, found)
     return replace(summary, notes=summary.notes + tuple(leave_artifacts(summary)))
 
 
