@@ -60,8 +60,10 @@ test: $(STAMP) $(SYSTEM_STAMP) ## the whole test suite (what CI runs)
 test-fast: $(STAMP) ## the inner loop, under a minute: no real model, no flow, nothing marked slow
 	$(PY) -m pytest -m "not model and not flow and not slow" --durations=10
 
-lint: $(STAMP)
-	$(VENV)/bin/ruff check src flows tests scripts benchmarks
+LINTED := src flows tests scripts benchmarks
+lint: $(STAMP) ## ruff (rules and formatting) over the tree, mypy over the package (what CI runs first)
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/mypy src
 
 model: $(STAMP) ## build the offline default model into the cache
