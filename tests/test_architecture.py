@@ -79,13 +79,17 @@ def violations(path: Path, source: str | None = None) -> list[str]:
     for line, module in imports(path, source):
         if module == "flows" or module.startswith("flows."):
             if own != "cli":
-                bad.append(f"{path.relative_to(PACKAGE)}:{line} imports {module} (only compare/cli may import flows)")
+                bad.append(
+                    f"{path.relative_to(PACKAGE)}:{line} imports {module} (only compare/cli may import flows)"
+                )
             continue
         target = stage_of_module(module)
         if target is None or target == own:
             continue
         if own in ("report", "review") and target in ("report", "review"):
-            bad.append(f"{path.relative_to(PACKAGE)}:{line} imports {module} (report and review are siblings)")
+            bad.append(
+                f"{path.relative_to(PACKAGE)}:{line} imports {module} (report and review are siblings)"
+            )
         elif RANK[target] > RANK[own]:
             bad.append(f"{path.relative_to(PACKAGE)}:{line} imports {module}: {own} may not import {target}")
     return bad
@@ -137,4 +141,7 @@ def test_the_check_sees_an_upward_import() -> None:
         "ingest/probe.py:5 imports compare.store: ingest may not import store",
     ]
     assert violations(PACKAGE / "report" / "probe.py", "from compare.review import queue\n")
-    assert violations(PACKAGE / "cli" / "probe.py", "import flows.serve\nfrom compare.report import render\n") == []
+    assert (
+        violations(PACKAGE / "cli" / "probe.py", "import flows.serve\nfrom compare.report import render\n")
+        == []
+    )

@@ -206,7 +206,16 @@ def test_run_processes_only_new_files_and_exits_1_on_a_bad_one(tmp_path):
     )
     shutil.copy(CORPUS / OTHER, corpus / OTHER)
     (corpus / "broken.pdf").write_bytes(b"not a pdf at all")
-    args = [sys.executable, "-m", "compare.cli.main", "run", "--corpus", str(corpus), "--warehouse", str(path)]
+    args = [
+        sys.executable,
+        "-m",
+        "compare.cli.main",
+        "run",
+        "--corpus",
+        str(corpus),
+        "--warehouse",
+        str(path),
+    ]
     done = subprocess.run(  # the models come from the environment: a flag left out takes the setting
         args, env={**env, "COMPARE_MODELS": "hashing"}, cwd=ROOT, capture_output=True, text=True, timeout=300
     )
@@ -236,7 +245,10 @@ def test_run_processes_only_new_files_and_exits_1_on_a_bad_one(tmp_path):
     assert re.search(r"processed 0, unchanged 2, withdrawn 1", " ".join(done.stdout.split())), done.stdout
     assert not (tmp_path / "prefect" / "prefect.db").exists()
     with warehouse.read_only(path) as con:
-        assert con.execute("SELECT n_processed, n_withdrawn FROM runs ORDER BY run_id").fetchall()[-1] == (0, 1)
+        assert con.execute("SELECT n_processed, n_withdrawn FROM runs ORDER BY run_id").fetchall()[-1] == (
+            0,
+            1,
+        )
         assert con.execute("SELECT status FROM documents WHERE file_name = 'broken.pdf'").fetchall() == [
             ("withdrawn",)
         ]

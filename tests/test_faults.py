@@ -294,7 +294,9 @@ def test_a_document_that_was_ok_keeps_its_rows_when_it_fails_on_a_rescore(
         _raise_for_a(patch, "score", bad_queries)
         failed = pipeline.run(rescore)
     assert (failed.n_processed, failed.n_failed) == (2, 1)
-    assert failed.failures[0].startswith(f"{A}: score: ") and failed.failures[0].endswith(store_publish.KEPT_NOTE)
+    assert failed.failures[0].startswith(f"{A}: score: ") and failed.failures[0].endswith(
+        store_publish.KEPT_NOTE
+    )
     assert rows(
         settings.warehouse,
         "SELECT status, run_id, scoring_key IS NULL FROM documents WHERE doc_id = ?",

@@ -1,2 +1,1 @@
-"""The ``compare`` command line: the only place under ``compare`` that imports ``flows``.
-"""
+"""The ``compare`` command line: the only place under ``compare`` that imports ``flows``."""

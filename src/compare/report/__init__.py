@@ -1,2 +1,1 @@
-"""The committee report: data read from the researcher views, the HTML templates, PDF output.
-"""
+"""The committee report: data read from the researcher views, the HTML templates, PDF output."""

@@ -1,2 +1,1 @@
-"""Runs over large corpora: per-document staging for distributed workers, the synthetic corpus.
-"""
+"""Runs over large corpora: per-document staging for distributed workers, the synthetic corpus."""
