@@ -159,7 +159,9 @@ def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_comment_statements(schema_comments(sql)))  # one round trip: a statement each costs more
     if VIEWS_SQL.is_file():
         con.execute(VIEWS_SQL.read_text(encoding="utf-8"))
-    if (reviews_sql := SCHEMA_SQL.with_name("reviews.sql")).is_file():  # expert reviews (compare.review.queue)
+    if (
+        reviews_sql := SCHEMA_SQL.with_name("reviews.sql")
+    ).is_file():  # expert reviews (compare.review.queue)
         reviews = reviews_sql.read_text(encoding="utf-8")
         con.execute(reviews)
         table_comments = schema_comments(reviews)
