@@ -508,3 +508,206 @@ COMMENT ON COLUMN run_history.n_replaced IS 'documents replaced by new content u
 COMMENT ON COLUMN run_history.n_failed IS 'processed documents whose status is not ok';
 COMMENT ON COLUMN run_history.n_embedded IS 'texts newly embedded (cache misses)';
 COMMENT ON COLUMN run_history.seconds IS 'total seconds over the recorded stages';
+
+-- Reuse between plans (compare.diffusion; tables clause_reuse, document_similarity,
+-- document_localization, measure_homogeneity; docs/diffusion.md). Only current documents.
+
+CREATE OR REPLACE VIEW reuse_links AS
+SELECT r.kind,
+       r.directed,
+       coalesce(s.jurisdiction, CASE WHEN r.source_doc_id = 'national' THEN '国务院' END) AS source_jurisdiction,
+       coalesce(s.file_name, CASE WHEN r.source_doc_id = 'national' THEN '国发〔2015〕40号' END) AS source_file,
+       s.province AS source_province,
+       CASE WHEN r.source_doc_id = 'national' THEN DATE '2015-07-01' ELSE s.issue_date END AS source_issue_date,
+       t.jurisdiction AS target_jurisdiction,
+       t.file_name AS target_file,
+       t.province AS target_province,
+       t.issue_date AS target_issue_date,
+       coalesce(sc.text, nm.text_zh) AS source_text,
+       sc.page AS source_page,
+       tc.text AS target_text,
+       tc.page AS target_page,
+       r.overlap,
+       r.shared_chars,
+       r.similarity,
+       r.wording,
+       r.source_doc_id,
+       r.source_clause_id,
+       r.target_doc_id AS doc_id,
+       r.target_clause_id,
+       r.run_id
+FROM clause_reuse r
+JOIN current_documents t ON t.doc_id = r.target_doc_id
+JOIN clauses tc ON tc.clause_id = r.target_clause_id
+LEFT JOIN current_documents s ON s.doc_id = r.source_doc_id
+LEFT JOIN clauses sc ON sc.clause_id = r.source_clause_id
+LEFT JOIN national_measures nm ON r.source_clause_id = 'national:' || nm.measure_id
+WHERE s.doc_id IS NOT NULL OR r.source_doc_id = 'national';
+
+COMMENT ON VIEW reuse_links IS 'Clause-to-clause reuse between current documents: one row per link, the reused (source) clause beside the reusing (target) one, earlier -> later when the issue dates differ';
+COMMENT ON COLUMN reuse_links.kind IS 'verbatim (the source''s words, at most names, levels, departments or figures changed) or paraphrase (the same content in other words, between documents joined by verbatim reuse)';
+COMMENT ON COLUMN reuse_links.directed IS 'true when the issue dates differ (source is the earlier document); false when they tie or one is missing (source is then the first by doc_id)';
+COMMENT ON COLUMN reuse_links.source_jurisdiction IS 'plan holder of the source document (国务院 for the national text)';
+COMMENT ON COLUMN reuse_links.source_file IS 'file of the source document (国发〔2015〕40号 for the national text)';
+COMMENT ON COLUMN reuse_links.source_province IS 'province of the source document';
+COMMENT ON COLUMN reuse_links.source_issue_date IS 'date of issue of the source document';
+COMMENT ON COLUMN reuse_links.target_jurisdiction IS 'plan holder of the reusing document';
+COMMENT ON COLUMN reuse_links.target_file IS 'file of the reusing document';
+COMMENT ON COLUMN reuse_links.target_province IS 'province of the reusing document';
+COMMENT ON COLUMN reuse_links.target_issue_date IS 'date of issue of the reusing document';
+COMMENT ON COLUMN reuse_links.source_text IS 'the source clause as printed (original script)';
+COMMENT ON COLUMN reuse_links.source_page IS 'page the source clause starts on';
+COMMENT ON COLUMN reuse_links.target_text IS 'the reusing clause as printed (original script)';
+COMMENT ON COLUMN reuse_links.target_page IS 'page the reusing clause starts on';
+COMMENT ON COLUMN reuse_links.overlap IS 'share of the shorter clause''s 4-character shingles found in the other (normalized text without number, departments, punctuation), 0-1';
+COMMENT ON COLUMN reuse_links.shared_chars IS 'longest passage the two clauses share, in characters';
+COMMENT ON COLUMN reuse_links.similarity IS 'cosine of the two clauses'' vectors (the run''s first encoder)';
+COMMENT ON COLUMN reuse_links.wording IS 'share of the shorter clause''s character bigrams found in the other, 0-1';
+COMMENT ON COLUMN reuse_links.source_doc_id IS 'source document (documents.doc_id; national for the national text)';
+COMMENT ON COLUMN reuse_links.source_clause_id IS 'source clause (clauses.clause_id; national:<measure_id> for the national text)';
+COMMENT ON COLUMN reuse_links.doc_id IS 'reusing (target) document';
+COMMENT ON COLUMN reuse_links.target_clause_id IS 'reusing clause (clauses.clause_id)';
+COMMENT ON COLUMN reuse_links.run_id IS 'run that found the link';
+
+CREATE OR REPLACE VIEW document_reuse AS
+SELECT a.jurisdiction,
+       a.file_name,
+       a.province,
+       a.issue_date,
+       b.jurisdiction AS other_jurisdiction,
+       b.file_name AS other_file,
+       b.province AS other_province,
+       b.issue_date AS other_issue_date,
+       CASE WHEN s.earlier_doc_id IS NULL THEN NULL ELSE s.earlier_doc_id = s.other_doc_id END AS other_is_earlier,
+       s.n_clauses,
+       s.verbatim_clauses,
+       s.paraphrase_clauses,
+       s.verbatim_share,
+       s.paraphrase_share,
+       s.reused_share,
+       s.semantic_similarity,
+       s.doc_id,
+       s.other_doc_id,
+       s.run_id
+FROM document_similarity s
+JOIN current_documents a ON a.doc_id = s.doc_id
+JOIN current_documents b ON b.doc_id = s.other_doc_id;
+
+COMMENT ON VIEW document_reuse IS 'For each ordered pair of current documents joined by reuse: how much of the first document''s measure items it shares with the second, by kind';
+COMMENT ON COLUMN document_reuse.jurisdiction IS 'plan holder of document A';
+COMMENT ON COLUMN document_reuse.file_name IS 'file of document A';
+COMMENT ON COLUMN document_reuse.province IS 'province of document A';
+COMMENT ON COLUMN document_reuse.issue_date IS 'date of issue of document A';
+COMMENT ON COLUMN document_reuse.other_jurisdiction IS 'plan holder of document B';
+COMMENT ON COLUMN document_reuse.other_file IS 'file of document B';
+COMMENT ON COLUMN document_reuse.other_province IS 'province of document B';
+COMMENT ON COLUMN document_reuse.other_issue_date IS 'date of issue of document B';
+COMMENT ON COLUMN document_reuse.other_is_earlier IS 'true when B was issued before A (A''s shared items came from B), false when after, NULL when the dates tie or one is missing';
+COMMENT ON COLUMN document_reuse.n_clauses IS 'A''s measure items compared for reuse';
+COMMENT ON COLUMN document_reuse.verbatim_clauses IS 'A''s items with a verbatim link to B';
+COMMENT ON COLUMN document_reuse.paraphrase_clauses IS 'A''s items with a paraphrase link to B and no verbatim one';
+COMMENT ON COLUMN document_reuse.verbatim_share IS 'verbatim_clauses / n_clauses';
+COMMENT ON COLUMN document_reuse.paraphrase_share IS 'paraphrase_clauses / n_clauses';
+COMMENT ON COLUMN document_reuse.reused_share IS 'share of A''s items with any link to B';
+COMMENT ON COLUMN document_reuse.semantic_similarity IS 'cosine of the two documents'' mean clause vectors (the run''s first encoder)';
+COMMENT ON COLUMN document_reuse.doc_id IS 'document A';
+COMMENT ON COLUMN document_reuse.other_doc_id IS 'document B';
+COMMENT ON COLUMN document_reuse.run_id IS 'run that computed the row';
+
+CREATE OR REPLACE VIEW localization_by_document AS
+SELECT d.jurisdiction,
+       d.file_name,
+       d.issuer_level,
+       d.province,
+       d.city,
+       d.doc_number,
+       d.issue_date,
+       l.n_clauses,
+       l.original_share,
+       l.reused_own_province_share,
+       l.reused_other_province_share,
+       l.reused_national_share,
+       l.beyond_national_plan_share,
+       l.national_text,
+       d.in_matrix,
+       l.doc_id,
+       l.run_id
+FROM document_localization l
+JOIN current_documents d USING (doc_id);
+
+COMMENT ON VIEW localization_by_document IS 'Per current document, how much of it is its own: shares of its measure items that are original or reused from its own province, another province or the national text';
+COMMENT ON COLUMN localization_by_document.jurisdiction IS 'plan holder: city for a municipal plan, else province, else the issuing body';
+COMMENT ON COLUMN localization_by_document.file_name IS 'file of the document';
+COMMENT ON COLUMN localization_by_document.issuer_level IS 'kind of issuer: provincial, city, county, national, ministry, joint or unknown';
+COMMENT ON COLUMN localization_by_document.province IS 'province';
+COMMENT ON COLUMN localization_by_document.city IS 'city, for municipal plans';
+COMMENT ON COLUMN localization_by_document.doc_number IS 'document number';
+COMMENT ON COLUMN localization_by_document.issue_date IS 'date of issue';
+COMMENT ON COLUMN localization_by_document.n_clauses IS 'measure items compared for reuse';
+COMMENT ON COLUMN localization_by_document.original_share IS 'share with no link to an earlier (or same-dated or undated) document nor to the national text';
+COMMENT ON COLUMN localization_by_document.reused_own_province_share IS 'share reused from a document of its own province (a city from its province''s plan)';
+COMMENT ON COLUMN localization_by_document.reused_other_province_share IS 'share reused from another province''s document';
+COMMENT ON COLUMN localization_by_document.reused_national_share IS 'share reused from the national plan''s Chinese text; NULL when not measured (see national_text)';
+COMMENT ON COLUMN localization_by_document.beyond_national_plan_share IS 'share matching no national measure (as in beyond_national_plan); cuts across the four shares';
+COMMENT ON COLUMN localization_by_document.national_text IS '''measured'', or why reuse of the national text is not measured';
+COMMENT ON COLUMN localization_by_document.in_matrix IS 'whether the document is in the coverage matrix (not off_topic, or accepted)';
+COMMENT ON COLUMN localization_by_document.doc_id IS 'document';
+COMMENT ON COLUMN localization_by_document.run_id IS 'run that computed the row';
+
+CREATE OR REPLACE VIEW homogeneity_by_measure AS
+SELECT h.measure_id,
+       m.section_title_zh,
+       m.title_en,
+       rank() OVER (ORDER BY h.homogeneity DESC) AS homogeneity_rank,
+       h.homogeneity,
+       h.semantic_similarity,
+       h.n_documents,
+       h.n_provinces,
+       h.n_pairs,
+       da.jurisdiction AS most_alike_jurisdiction,
+       ca.text AS most_alike_text,
+       db.jurisdiction AS most_alike_other_jurisdiction,
+       cb.text AS most_alike_other_text,
+       dc.jurisdiction AS least_alike_jurisdiction,
+       cc.text AS least_alike_text,
+       dd.jurisdiction AS least_alike_other_jurisdiction,
+       cd.text AS least_alike_other_text,
+       h.most_alike_clause_id,
+       h.most_alike_other_clause_id,
+       h.least_alike_clause_id,
+       h.least_alike_other_clause_id,
+       h.run_id
+FROM measure_homogeneity h
+LEFT JOIN national_measures m USING (measure_id)
+LEFT JOIN clauses ca ON ca.clause_id = h.most_alike_clause_id
+LEFT JOIN clauses cb ON cb.clause_id = h.most_alike_other_clause_id
+LEFT JOIN clauses cc ON cc.clause_id = h.least_alike_clause_id
+LEFT JOIN clauses cd ON cd.clause_id = h.least_alike_other_clause_id
+LEFT JOIN current_documents da ON da.doc_id = ca.doc_id
+LEFT JOIN current_documents db ON db.doc_id = cb.doc_id
+LEFT JOIN current_documents dc ON dc.doc_id = cc.doc_id
+LEFT JOIN current_documents dd ON dd.doc_id = cd.doc_id;
+
+COMMENT ON VIEW homogeneity_by_measure IS 'Per national measure, how alike the provinces'' evidence clauses read (同质化), with the most and least alike pair quoted';
+COMMENT ON COLUMN homogeneity_by_measure.measure_id IS 'national measure';
+COMMENT ON COLUMN homogeneity_by_measure.section_title_zh IS 'official Chinese title of its section';
+COMMENT ON COLUMN homogeneity_by_measure.title_en IS 'the measure''s title sentence (English)';
+COMMENT ON COLUMN homogeneity_by_measure.homogeneity_rank IS '1 for the measure the provinces state most alike';
+COMMENT ON COLUMN homogeneity_by_measure.homogeneity IS 'mean phrase similarity (Dice of 4-character shingles) of evidence clauses from different provinces, 0-1';
+COMMENT ON COLUMN homogeneity_by_measure.semantic_similarity IS 'mean cosine of the same pairs (the run''s first encoder)';
+COMMENT ON COLUMN homogeneity_by_measure.n_documents IS 'documents with an evidence clause for it (at most 3 per province, the best scored)';
+COMMENT ON COLUMN homogeneity_by_measure.n_provinces IS 'provinces among them';
+COMMENT ON COLUMN homogeneity_by_measure.n_pairs IS 'pairs of evidence clauses from different provinces';
+COMMENT ON COLUMN homogeneity_by_measure.most_alike_jurisdiction IS 'plan holder of one clause of the most alike pair';
+COMMENT ON COLUMN homogeneity_by_measure.most_alike_text IS 'that clause as printed';
+COMMENT ON COLUMN homogeneity_by_measure.most_alike_other_jurisdiction IS 'plan holder of the other clause of the most alike pair';
+COMMENT ON COLUMN homogeneity_by_measure.most_alike_other_text IS 'that clause as printed';
+COMMENT ON COLUMN homogeneity_by_measure.least_alike_jurisdiction IS 'plan holder of one clause of the least alike pair';
+COMMENT ON COLUMN homogeneity_by_measure.least_alike_text IS 'that clause as printed';
+COMMENT ON COLUMN homogeneity_by_measure.least_alike_other_jurisdiction IS 'plan holder of the other clause of the least alike pair';
+COMMENT ON COLUMN homogeneity_by_measure.least_alike_other_text IS 'that clause as printed';
+COMMENT ON COLUMN homogeneity_by_measure.most_alike_clause_id IS 'clause of the most alike pair (clauses.clause_id)';
+COMMENT ON COLUMN homogeneity_by_measure.most_alike_other_clause_id IS 'the other clause of it';
+COMMENT ON COLUMN homogeneity_by_measure.least_alike_clause_id IS 'clause of the least alike pair';
+COMMENT ON COLUMN homogeneity_by_measure.least_alike_other_clause_id IS 'the other clause of it';
+COMMENT ON COLUMN homogeneity_by_measure.run_id IS 'run that computed the row';
