@@ -515,8 +515,8 @@ COMMENT ON COLUMN run_history.seconds IS 'total seconds over the recorded stages
 CREATE OR REPLACE VIEW reuse_links AS
 SELECT r.kind,
        r.directed,
-       coalesce(s.jurisdiction, CASE WHEN r.source_doc_id = 'national' THEN '国务院' END) AS source_jurisdiction,
-       coalesce(s.file_name, CASE WHEN r.source_doc_id = 'national' THEN '国发〔2015〕40号' END) AS source_file,
+       CASE WHEN r.source_doc_id = 'national' THEN '国务院' ELSE s.jurisdiction END AS source_jurisdiction,
+       CASE WHEN r.source_doc_id = 'national' THEN '国发〔2015〕40号' ELSE s.file_name END AS source_file,
        s.province AS source_province,
        CASE WHEN r.source_doc_id = 'national' THEN DATE '2015-07-01' ELSE s.issue_date END AS source_issue_date,
        t.jurisdiction AS target_jurisdiction,
