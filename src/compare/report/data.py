@@ -146,6 +146,31 @@ class Evaluation:
     per_measure: pd.DataFrame  # measure_id, support, precision, recall, f1 (empty when unknown)
 
 
+DIFFUSION_DOCUMENTS_SQL = """
+SELECT doc_id, jurisdiction, file_name, province, city, issuer_level, doc_number, issue_date, n_clauses,
+       original_share, reused_own_province_share, reused_other_province_share, reused_national_share,
+       beyond_national_plan_share, national_text
+FROM localization_by_document ORDER BY doc_id
+"""
+DIFFUSION_PAIRS_SQL = """
+SELECT doc_id, other_doc_id, other_is_earlier, verbatim_share, paraphrase_share, reused_share,
+       verbatim_clauses, paraphrase_clauses, semantic_similarity
+FROM document_reuse ORDER BY doc_id, other_doc_id
+"""
+HOMOGENEITY_SQL = "SELECT * FROM homogeneity_by_measure ORDER BY homogeneity DESC, measure_id"
+REUSE_STATE_SQL = "SELECT * FROM reuse_index ORDER BY created_at DESC LIMIT 1"
+
+
+@dataclass(frozen=True)
+class Diffusion:
+    """Reuse between the documents shown (the reuse views of src/compare/store/sql/views.sql)."""
+
+    documents: pd.DataFrame  # localization_by_document: one row per document in the reuse index
+    pairs: pd.DataFrame  # document_reuse: one row per ordered pair joined by reuse
+    homogeneity: pd.DataFrame  # homogeneity_by_measure, most homogeneous first
+    state: dict[str, Any]  # the latest reuse_index row (the index in force; notes)
+
+
 @dataclass(frozen=True)
 class ReportData:
     """Everything the report shows, as DataFrames in display order."""
@@ -163,6 +188,7 @@ class ReportData:
     latest_run: dict[str, Any]
     calibration: dict[str, Any]  # the latest run's thresholds JSON
     evaluation: Evaluation | None
+    diffusion: Diffusion | None = None  # None: the warehouse holds no reuse yet
 
     @property
     def n_measures(self) -> int:
@@ -393,6 +419,7 @@ def report_data(path: Path) -> ReportData:
             runs["run_id"].isin(cell_runs) | runs["run_id"].eq(latest_run["run_id"])
         ].reset_index(drop=True)
         evaluation = _evaluation(con, calibration, str(latest_run["run_id"]))
+        diffusion = _diffusion(con, ok_ids)
     return ReportData(
         warehouse=path,
         measures=measures,
@@ -407,7 +434,25 @@ def report_data(path: Path) -> ReportData:
         latest_run=latest_run,
         calibration=calibration,
         evaluation=evaluation,
+        diffusion=diffusion,
     )
+
+
+def _diffusion(con: duckdb.DuckDBPyConnection, shown: set[str]) -> Diffusion | None:
+    """Reuse between the documents the report shows; None when the warehouse has no reuse views
+    or no reuse run yet."""
+    try:
+        state = con.execute(REUSE_STATE_SQL).df()
+        documents = con.execute(DIFFUSION_DOCUMENTS_SQL).df()
+        pairs = con.execute(DIFFUSION_PAIRS_SQL).df()
+        homogeneity = con.execute(HOMOGENEITY_SQL).df()
+    except duckdb.CatalogException:
+        return None
+    if state.empty:
+        return None
+    documents = documents[documents["doc_id"].isin(shown)].reset_index(drop=True)
+    keep = pairs["doc_id"].isin(shown) & pairs["other_doc_id"].isin(shown)
+    return Diffusion(documents, pairs[keep].reset_index(drop=True), homogeneity, state.iloc[0].to_dict())
 
 
 def _json(text: Any) -> dict[str, Any]:

@@ -32,6 +32,7 @@ import pandas as pd
 
 from compare import __version__
 from compare.report.data import ISSUER_GROUPS, ReportData, report_data
+from compare.report.diffusion import diffusion_context
 from compare.report.objectives import NATIONAL_OBJECTIVES, NATIONAL_OBJECTIVES_SOURCE
 from compare.report.pdf import pdf_from_html
 from compare.report.reviews import review_progress
@@ -247,6 +248,7 @@ def report_context(data: ReportData) -> dict[str, Any]:
         "objectives": NATIONAL_OBJECTIVES,
         "objectives_source": NATIONAL_OBJECTIVES_SOURCE,
         "reviews": review_progress(data.coverage),
+        "diffusion": diffusion_context(data),
     }
 
 
