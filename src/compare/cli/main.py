@@ -35,6 +35,8 @@ from compare.errors import (
 from compare.settings import DEFAULT_CATALOGUE, Settings, library_env, setting_help
 
 if TYPE_CHECKING:
+    from compare.diffusion.evaluate import ReuseEvaluation
+    from compare.match.scorer import Scorer
     from compare.store.plan import PlannedRun
 
 SEED_DEFAULT = Path("../shared/seeds/001_9829cb079ef84c7a.txt")
@@ -283,9 +285,12 @@ def evaluate(
             settings.warehouse, corpus or settings.corpus, scorer, catalogue, review_notes
         )
         outcome = ev.evaluate(gold, corpus, scorer, catalogue, extend=extend if with_reviews else None)
+        reuse = reuse_evaluations(gold, scorer, settings.models[0])
     except CompareError as exc:
         fail(exc)
-    ev.write_figures(out, outcome, catalogue, settings.models, review_notes)
+    ev.write_figures(
+        out, outcome, catalogue, settings.models, review_notes, [r.markdown(f) for f, r in reuse]
+    )
     try:  # a warehouse another process holds open read-write is waited for, then named
         evaluation_id = evaluations.record_evaluation(
             settings.warehouse, outcome, gold, settings.models, with_reviews=with_reviews
@@ -300,12 +305,27 @@ def evaluate(
     )
     if m.relevance:
         console.print("relevance: " + ", ".join(f"{k} {v:.3f}" for k, v in m.relevance.items()))
+    for folder, figures in reuse:
+        console.print(f"reuse between plans ({folder}):")
+        for line in figures.lines():
+            console.print(f"  {line}")
     console.print(f"figures: {out}  warehouse: {settings.warehouse} (evaluation {evaluation_id})")
     if calibrate:
         path = write_calibration(
             outcome.calibration, settings.calibration, fitted_on=", ".join(outcome.documents)
         )
         console.print(f"calibration written: {path}")
+
+
+def reuse_evaluations(folders: list[Path], scorer: Scorer, spec: str) -> list[tuple[Path, ReuseEvaluation]]:
+    """Reuse precision and recall by kind, direction and the homogeneity ranking
+    (``compare.diffusion.evaluate``) on each folder with reuse labels, with the scorer's first encoder."""
+    from compare.diffusion.evaluate import evaluate_corpus, labelled_folders
+
+    return [
+        (folder, evaluate_corpus(folder, scorer.encoders[spec], scorer.caches[spec]))
+        for folder in labelled_folders(folders)
+    ]
 
 
 from compare.cli.report import report as _report  # noqa: E402 - here, so that help lists it after evaluate

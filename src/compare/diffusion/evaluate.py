@@ -91,6 +91,30 @@ class ReuseEvaluation:
     missed: list[str] = field(default_factory=list)
     spurious: list[str] = field(default_factory=list)
 
+    def markdown(self, corpus: Path) -> str:
+        """The figures as a markdown section (what ``compare evaluate`` writes after the matching's)."""
+        rows = [
+            f"| {kind} | {f.labelled} | {f.predicted} | {f.precision:.3f} | {f.recall:.3f} |"
+            for kind, f in ((k, self.figures[k]) for k in KINDS)
+        ]
+        out = [
+            f"## Reuse between plans ({corpus})",
+            "",
+            "| kind | labelled pairs | links found | precision | recall |",
+            "|---|---|---|---|---|",
+            *rows,
+            "",
+            f"- direction: {self.direction_correct}/{self.direction_checked} labelled pairs with different dates point earlier -> later",
+            f"- national text: {self.national_text}",
+        ]
+        if self.homogeneity is not None:
+            h = self.homogeneity
+            out += [
+                f"- homogeneity ranking of the labelled measures: labelled {', '.join(h.labelled)}; "
+                f"computed {', '.join(h.computed)}; pair agreement {h.pair_agreement:.3f}, Spearman {h.spearman:.3f}",
+            ]
+        return "\n".join(out) + "\n"
+
     def lines(self) -> list[str]:
         out = []
         for kind in KINDS:
@@ -335,3 +359,8 @@ def fit_paraphrase_rule(
         fp += decided and not y[i]
         fn += (not decided) and y[i]
     return RuleFit(rule, tp, fp, fn)
+
+
+def labelled_folders(folders: Sequence[Path]) -> list[Path]:
+    """The folders among ``folders`` that hold reuse labels (``<stem>.reuse.tsv``)."""
+    return [folder for folder in folders if folder.is_dir() and reuse_label_files(folder)]

@@ -636,9 +636,15 @@ FIGURES_TITLE = "compare evaluation"
 
 
 def write_figures(
-    path: Path, outcome: Outcome, catalogue: Catalogue, models: Sequence[str], notes: Sequence[str] = ()
+    path: Path,
+    outcome: Outcome,
+    catalogue: Catalogue,
+    models: Sequence[str],
+    notes: Sequence[str] = (),
+    sections: Sequence[str] = (),
 ) -> Path:
-    """The figures as markdown in ``path``: documents, protocol and models, ``notes``, then the tables."""
+    """The figures as markdown in ``path``: documents, protocol and models, ``notes``, then the
+    tables, then ``sections`` (markdown of later stages' figures: reuse between plans)."""
     lines = [
         f"documents: {', '.join(outcome.documents)}",
         f"protocol: {PROTOCOL} (each document judged by a calibration fitted on the others)",
@@ -649,6 +655,8 @@ def write_figures(
         lines.append(f"labelled items not found among the clauses: {', '.join(outcome.unlocated)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     markdown = evaluation_markdown(outcome.metrics, catalogue, title=FIGURES_TITLE, notes=lines)
+    if sections:
+        markdown = markdown.rstrip("\n") + "\n\n" + "\n\n".join(x.strip("\n") for x in sections) + "\n"
     path.write_text(markdown, encoding="utf-8")
     return path
 
