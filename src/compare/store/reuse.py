@@ -265,6 +265,12 @@ def find_reuse(
         live = _live_ok(con) if con is not None else set()
         update.base_id = state.index_id if state else None
         update.model_id = state.model_id if state else None
+        if (
+            state is not None
+            and not fresh
+            and _in_step(settings, state, live - set(gone), update.national_text)
+        ):
+            return update  # nothing to compare or take out: the index is not even opened
         if state is not None:
             update.index = _opened(index_root(settings), state)
         model_changed = (
@@ -285,6 +291,20 @@ def find_reuse(
     _remove(update, [d for d in update.index.documents()["doc_id"] if d not in keep])
     _compare(update, fresh)
     return update
+
+
+def _indexed(live: set[str], national_text: str) -> set[str]:
+    """The documents an index in step with a warehouse whose ok documents are ``live`` holds."""
+    return live | ({NATIONAL_DOC_ID} if national_text == "measured" else set())
+
+
+def _in_step(settings: Settings, state: IndexState, live: set[str], national_text: str) -> bool:
+    """Whether the saved index ``state`` names holds exactly ``live`` (and is there)."""
+    folder = index_root(settings) / state.index_id
+    return (
+        documents_hash(_indexed(live, national_text)) == state.documents_hash
+        and (folder / "index.json").is_file()
+    )
 
 
 def _remove(update: ReuseUpdate, doc_ids: Sequence[str]) -> None:
@@ -340,7 +360,13 @@ def write_reuse(
     if update is None:
         return
     state = index_state(con)
-    if (state.index_id if state else None) != update.base_id:
+    moved = (state.index_id if state else None) != update.base_id
+    if not moved and update.index is None and state is not None:
+        if _in_step(update.settings, state, _live_ok(con), update.national_text):
+            _write_unchanged(con, state.index_id, run_id)  # the step found nothing to do
+            return
+        update.index = _opened(index_root(update.settings), state)
+    if moved:
         rebuild(update, con)  # another run published since this run's step: start from what it left
     if update.index is None:
         if not _live_ok(con):
@@ -459,6 +485,16 @@ def _write_measures(
         document_localization_rows(localization(index.links, infos, national_text, beyond), run_id),
     )
     _insert(con, "measure_homogeneity", measure_homogeneity_rows(measures, run_id))  # fmt: skip
+
+
+def _write_unchanged(con: duckdb.DuckDBPyConnection, index_id: str, run_id: str) -> None:
+    """The ``reuse_index`` row of a run that left the index as it was."""
+    con.execute(
+        "INSERT INTO reuse_index SELECT index_id, ? AS run_id, model_id, n_documents, n_clauses, n_links, "
+        "0 AS n_compared, 0 AS n_removed, false AS rebuilt, documents_hash, national_text, note, ? AS created_at "
+        "FROM reuse_index WHERE index_id = ? ORDER BY created_at DESC LIMIT 1",
+        [run_id, datetime.now(UTC).replace(tzinfo=None), index_id],
+    )
 
 
 def _write_state(
