@@ -165,8 +165,8 @@ def _live_ok(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 def _clause(row: dict[str, Any]) -> Clause:
-    fields = Clause.__dataclass_fields__
-    return Clause(**{k: (ClauseKind(v) if k == "kind" else v) for k, v in row.items() if k in fields})
+    values: dict[str, Any] = {k: v for k, v in row.items() if k in Clause.__dataclass_fields__}
+    return Clause(**{**values, "kind": ClauseKind(values["kind"])})
 
 
 def stored_documents(
