@@ -37,6 +37,7 @@ RUN_AND_DIE = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
+    from compare.ingest import parse as ingest_parse
     from compare.run import pipeline
     from compare.store import warehouse
     from compare.settings import Settings
@@ -61,7 +62,7 @@ RUN_AND_DIE = textwrap.dedent(
         setattr(module, name, wrapped)
 
     if point == "extract":        # after the first document is parsed
-        after(pipeline, "parse_document")
+        after(ingest_parse, "parse_document")
     elif point == "score":        # as scoring starts
         before(pipeline, "score_documents")
     elif point == "copy":         # while the snapshot is a fresh copy of the warehouse

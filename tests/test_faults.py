@@ -209,27 +209,28 @@ def _raise_for_a(monkeypatch, step: str, bad_queries: set[str]) -> None:
     """Make one function of ``step`` raise ValueError for sample A only."""
     bad = doc_id(A)
 
-    def wrap(name, is_bad):
-        original = getattr(pipeline, name)
+    def wrap(module, name, is_bad):
+        original = getattr(module, name)
 
         def wrapped(*args, **kwargs):
             if is_bad(*args, **kwargs):
                 raise ValueError(f"{step} broke")
             return original(*args, **kwargs)
 
-        monkeypatch.setattr(pipeline, name, wrapped)
+        monkeypatch.setattr(module, name, wrapped)
 
     targets = {
-        "parse": ("extract_pages", lambda path, *a, **k: path.name == A),
-        "segment": ("segment_clauses", lambda doc, pages, *a, **k: doc == bad),
-        "metadata": ("metadata", lambda text, pages, *a, **k: "宁波" in text),
-        "structure": ("clause_departments", lambda clauses, *a, **k: clauses[0].doc_id == bad),
+        "parse": (ingest_parse, "extract_pages", lambda path, *a, **k: path.name == A),
+        "segment": (ingest_parse, "segment_clauses", lambda doc, pages, *a, **k: doc == bad),
+        "metadata": (ingest_parse, "metadata", lambda text, pages, *a, **k: "宁波" in text),
+        "structure": (ingest_parse, "clause_departments", lambda clauses, *a, **k: clauses[0].doc_id == bad),
         # the clauses' own embedding (the call that counts embedded texts), not the exemplars'
         "embed": (
+            match_scorer,
             "embeddings",
             lambda encoder, texts, *a, **k: "stats" in k and bool(bad_queries & set(texts)),
         ),
-        "score": ("coverage", lambda doc_ids, *a, **k: bad in doc_ids),
+        "score": (match_scorer, "coverage", lambda doc_ids, *a, **k: bad in doc_ids),
     }
     wrap(*targets[step])
 
@@ -454,7 +455,7 @@ def test_the_flow_parses_again_a_file_whose_parse_failed_and_stores_a_gbk_name(
     path = tmp_path / "w.duckdb"
     with monkeypatch.context() as patch:  # A is read while it is being rewritten
         _raising(
-            patch, pipeline, "extract_pages", lambda p, *a, **k: p.name == A, RuntimeError("stream ended")
+            patch, ingest_parse, "extract_pages", lambda p, *a, **k: p.name == A, RuntimeError("stream ended")
         )
         first = compare_run(corpus=str(corpus), warehouse_path=str(path), models=["hashing"])
     assert (first.n_processed, first.n_failed) == (2, 1)
@@ -495,7 +496,7 @@ def test_compare_run_exits_0_clean_1_bad_files_2_refused_3_nothing_published(
 
     add(corpus, B)
     with monkeypatch.context() as patch:
-        _raising(patch, pipeline, "segment_clauses", lambda d, *a: d == doc_id(B), ValueError("no numbering"))
+        _raising(patch, ingest_parse, "segment_clauses", lambda d, *a: d == doc_id(B), ValueError("no numbering"))
         partial = runner.invoke(app, args)
     assert partial.exit_code == 1, partial.output
     assert f"failed: {B}: segment: ValueError: no numbering" in _flat(partial.output)
@@ -513,7 +514,7 @@ def test_compare_run_exits_0_clean_1_bad_files_2_refused_3_nothing_published(
     corpus.rename(away)
     corpus.mkdir()  # the share's mount point, nothing mounted
     plans = []
-    _raising(monkeypatch, pipeline, "plan_run", lambda *a, **k: plans.append(1) and False, RuntimeError())
+    _raising(monkeypatch, store_plan, "plan_run", lambda *a, **k: plans.append(1) and False, RuntimeError())
     refused = runner.invoke(app, args)
     assert refused.exit_code == 2, refused.output
     assert f"{corpus}: the corpus folder holds no PDF" in _flat(refused.output)

@@ -202,7 +202,7 @@ def test_an_unreadable_file_is_a_named_failure_and_its_known_rows_stay(settings,
     add(corpus, B)
     first = pipeline.run(settings)
     (corpus / "new.pdf").write_bytes((CORPUS / "hunan-2015-86.pdf").read_bytes())
-    monkeypatch.setattr(pipeline, "sha256_of", _unreadable("new.pdf"))
+    monkeypatch.setattr(store_plan, "sha256_of", _unreadable("new.pdf"))
     second = pipeline.run(settings)
     assert (second.n_files, second.n_processed, second.n_failed, second.n_withdrawn) == (3, 0, 1, 0)
     assert second.failures == (
@@ -212,7 +212,7 @@ def test_an_unreadable_file_is_a_named_failure_and_its_known_rows_stay(settings,
         ("partial", 1)
     ]
     assert rows(settings.warehouse, "SELECT DISTINCT run_id FROM coverage") == [(first.run_id,)]
-    monkeypatch.setattr(pipeline, "sha256_of", _unreadable(A))  # a known file becomes unreadable
+    monkeypatch.setattr(store_plan, "sha256_of", _unreadable(A))  # a known file becomes unreadable
     third = pipeline.run(settings)
     assert (third.n_processed, third.n_failed, third.n_withdrawn) == (1, 1, 0)
     assert rows(settings.warehouse, "SELECT count(*) FROM documents WHERE status = 'ok'") == [(3,)]

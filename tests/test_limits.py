@@ -442,7 +442,7 @@ LIST_CORPUS = (
     "import sys\n"
     "from pathlib import Path\n"
     "from compare.errors import CompareError\n"
-    "from compare.run.pipeline import corpus_files\n"
+    "from compare.ingest.parse import corpus_files\n"
     "try:\n"
     "    print(len(corpus_files(Path(sys.argv[1]))))\n"
     "except CompareError as exc:\n"
