@@ -31,6 +31,8 @@ from compare.diffusion.labels import read_homogeneity_labels, read_reuse_labels,
 from compare.diffusion.measures import DocumentInfo, document_similarity, homogeneity, localization
 from compare.diffusion.paraphrase import ParaphraseRule, rule_for
 from compare.diffusion.stages import HashingEncoder
+from compare.diffusion.text import containment, longest_run, passages, reuse_text, shingles
+from compare.errors import LabelError, SettingsError
 from compare.store.reuse_tables import (
     REUSE_TABLES,
     SCHEMA,
@@ -40,8 +42,6 @@ from compare.store.reuse_tables import (
     measure_homogeneity_rows,
     schema_columns,
 )
-from compare.diffusion.text import containment, longest_run, passages, reuse_text, shingles
-from compare.errors import LabelError, SettingsError
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpora" / "provincial"
 SOURCES = CORPUS / "sources"

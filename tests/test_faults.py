@@ -496,7 +496,9 @@ def test_compare_run_exits_0_clean_1_bad_files_2_refused_3_nothing_published(
 
     add(corpus, B)
     with monkeypatch.context() as patch:
-        _raising(patch, ingest_parse, "segment_clauses", lambda d, *a: d == doc_id(B), ValueError("no numbering"))
+        _raising(
+            patch, ingest_parse, "segment_clauses", lambda d, *a: d == doc_id(B), ValueError("no numbering")
+        )
         partial = runner.invoke(app, args)
     assert partial.exit_code == 1, partial.output
     assert f"failed: {B}: segment: ValueError: no numbering" in _flat(partial.output)
