@@ -40,7 +40,6 @@ from prefect.futures import as_completed
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 from tqdm import tqdm
 
-from compare.cli import summary as run_summary
 from compare.errors import CatalogueError, CorpusError, SettingsError
 from compare.ingest import parse as ingest_parse
 from compare.ingest.parse import Step
@@ -49,6 +48,7 @@ from compare.match import scorer as match_scorer
 from compare.match.catalogue import Catalogue
 from compare.match.scorer import Scored
 from compare.records import DocStatus, ParsedDocument
+from compare.report import summary as run_summary
 from compare.report.render import committee_summary_markdown
 from compare.run import pipeline
 from compare.settings import DEFAULT_MODELS, DEFAULT_TOP_K, Settings
@@ -147,12 +147,20 @@ def parsed(path: Path, outcome: Any) -> ParsedDocument:
     return ingest_parse.failed_file(path, error, Step.PARSE)
 
 
-def parse_all(paths: list[Path], results: str, refresh: bool = False) -> list[ParsedDocument]:
-    """Parse every file in the current flow's task runner, in the order given, with a progress bar."""
+def parse_all(
+    paths: list[Path],
+    results: str,
+    refresh: bool = False,
+    on_parsed: Callable[[ParsedDocument], None] | None = None,
+) -> list[ParsedDocument]:
+    """Parse every file in the current flow's task runner, in the order given, with a progress bar;
+    ``on_parsed`` is called in this thread with each document as its task completes."""
     parse = parse_document.with_options(result_storage=Path(results), refresh_cache=refresh)
     futures = parse.map(paths)
-    for _ in tqdm(as_completed(futures), total=len(futures), desc="extract", unit="file", disable=None):
-        pass
+    path_of = {id(f): path for f, path in zip(futures, paths, strict=True)}
+    for future in tqdm(as_completed(futures), total=len(futures), desc="extract", unit="file", disable=None):
+        if on_parsed is not None:
+            on_parsed(parsed(path_of[id(future)], future.result(raise_on_failure=False)))
     return [parsed(path, f.result(raise_on_failure=False)) for path, f in zip(paths, futures, strict=True)]
 
 
@@ -182,16 +190,21 @@ def extract_documents(files: list[str], results: str, refresh: bool = False) -> 
 
 
 def extract(
-    paths: Sequence[Path], results: Path, workers: int, refresh: bool = False
+    paths: Sequence[Path],
+    results: Path,
+    workers: int,
+    refresh: bool = False,
+    on_parsed: Callable[[ParsedDocument], None] | None = None,
 ) -> list[ParsedDocument]:
     """Parse the files: in a process pool when ``use_processes`` says so, else one at a time in
-    the flow's task runner; each parse task's result is persisted under ``results``."""
+    the flow's task runner (``on_parsed`` called with each document as it is parsed); each parse
+    task's result is persisted under ``results``."""
     if use_processes(workers, len(paths)):
         pool: Any = ProcessPoolTaskRunner(max_workers=min(workers, len(paths)))
         return extract_documents.with_options(task_runner=pool)(
             [portable(p) for p in paths], str(results), refresh
         )
-    return parse_all(list(paths), str(results), refresh) if paths else []
+    return parse_all(list(paths), str(results), refresh, on_parsed) if paths else []
 
 
 def use_processes(workers: int, n_files: int) -> bool:
@@ -259,10 +272,18 @@ def compare_run(
     clock = Clock()
     with clock.step("plan"):
         planned = make_plan(settings, load_catalogue(settings), force, allow_empty_corpus)
-    with clock.step("extract"):
-        docs = extract(planned.plan.to_process, settings.cache_dir / RESULTS_FOLDER, workers, force)
+    with clock.step("extract"):  # each document is embedded as the next one is parsed
+        ahead = pipeline.EmbedAhead(planned)
+        try:
+            docs = extract(
+                planned.plan.to_process, settings.cache_dir / RESULTS_FOLDER, workers, force, ahead
+            )
+        except BaseException:
+            ahead.cancel()
+            raise
+        embedded_ahead = ahead.finish()
     with clock.step("score"):
-        scored = score(planned, docs)
+        scored = pipeline.with_ahead(score(planned, docs), embedded_ahead)
     with clock.step("reuse"):
         found = reuse(planned, [d for d in docs if d.doc_id not in scored.failed])
     summary = publish(planned, docs, scored, clock, found)

@@ -73,6 +73,20 @@ def imports(path: Path, source: str | None = None) -> list[tuple[int, str]]:
     return found
 
 
+def imports_of(path: Path) -> list[tuple[int, str]]:
+    """Every absolute module a file outside the package imports, with its line number."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.append((node.lineno, node.module))
+            found += [
+                (node.lineno, f"{node.module}.{a.name}") for a in node.names if node.module == "compare"
+            ]
+    return found
+
+
 def violations(path: Path, source: str | None = None) -> list[str]:
     own = stage_of_file(path)
     bad = []
@@ -111,6 +125,18 @@ def test_the_top_holds_only_the_base_modules() -> None:
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_import_runs_upward(path: Path) -> None:
     assert violations(path) == []
+
+
+def test_flows_import_no_command_line() -> None:
+    """The CLI imports the flows; the flows import library stages, never the CLI."""
+    flows = PACKAGE.parents[1] / "flows"
+    users = [
+        f"flows/{path.name}:{line} imports {module}"
+        for path in sorted(flows.glob("*.py"))
+        for line, module in imports_of(path)
+        if module == "compare.cli" or module.startswith("compare.cli.")
+    ]
+    assert users == []
 
 
 def test_prefect_stays_out_of_the_library() -> None:

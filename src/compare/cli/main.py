@@ -141,8 +141,8 @@ def run(
     Example: compare run --corpus corpora/provincial --warehouse warehouse/compare.duckdb
     """
     library_env()
-    from compare.cli.summary import coverage_summary
     from compare.match.modelbuild import ensure_e5_model
+    from compare.report.summary import coverage_summary
     from compare.store.warehouse import openable
 
     try:

@@ -89,7 +89,7 @@ def run(
     Example: compare scale run --corpus /data/synthetic --warehouse warehouse/scale.duckdb --workers 2
     """
     library_env()
-    from compare.cli.summary import DOCUMENT_STATUS_SQL
+    from compare.report.summary import DOCUMENT_STATUS_SQL
     from compare.store.warehouse import read_only
 
     try:

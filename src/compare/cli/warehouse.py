@@ -29,7 +29,7 @@ def status(
 
     Example: compare status --warehouse warehouse/compare.duckdb --runs 10
     """
-    from compare.cli.summary import warehouse_status
+    from compare.report.summary import warehouse_status
 
     try:
         path = Settings.from_env(warehouse=warehouse).warehouse

@@ -179,6 +179,18 @@ class Scorer:
         result[LEXICAL] = lexical_cosines([c.text_norm for c in clauses], list(self.bank.texts))
         return result
 
+    def embed_ahead(self, doc: ParsedDocument) -> EmbeddingStats:
+        """Embed one parsed document's clauses into the embedding caches now, exactly as ``score``
+        would embed them, so that scoring finds them there: what lets a run embed one document
+        while it parses the next (``compare.run.pipeline.EmbedAhead``)."""
+        stats = EmbeddingStats()
+        if not doc.ok:
+            return stats
+        queries = [clause_query(c) for c in doc.clauses if c.kind not in UNSCORED_KINDS]
+        for spec, encoder in self.encoders.items():
+            embeddings(encoder, queries, role="query", cache=self.caches[spec], stats=stats)
+        return stats
+
     def score(self, docs: Sequence[ParsedDocument]) -> Scored:
         """The batch's matches, cells and clause decisions; an exception leaves as a ``StepError``
         naming the step (``embed`` or ``score``). ``isolated`` finds the document it comes from."""

@@ -5,7 +5,8 @@ A run is four steps, each a function that ``run`` calls in turn and the flows ca
 - ``plan_run`` (``corpus_files`` / ``plan``, ``scoring_setup``): which files are new, changed,
   unchanged or gone, and what they are scored with; gives the ``PlannedRun`` later steps use;
 - ``parse_documents`` / ``parse_document``: one file to a ``ParsedDocument`` (never raises for
-  a bad file);
+  a bad file); ``EmbedAhead`` embeds each parsed document's clauses in a thread of its own while
+  the next file is parsed (ONNX Runtime and numpy release the GIL: the two cores both work);
 - ``score_documents``: parsed documents to matches and coverage cells, with the one scorer
   factory (``Scorer.from_settings``); ``Scorer.isolated`` finds the document a failing batch
   fails on, and scores the others;
@@ -24,10 +25,14 @@ the next run tries it again; a document that was fine before keeps its previous 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 
 from compare.ingest.parse import parse_documents
+from compare.match.embed import EmbeddingStats
 from compare.match.scorer import Scored, Scorer, load_run_catalogue
 from compare.records import ParsedDocument
 from compare.settings import Settings
@@ -35,6 +40,82 @@ from compare.store.plan import Clock, PlannedRun, plan_run
 from compare.store.publish import RunSummary, publish
 from compare.store.reuse import ReuseUpdate
 from compare.store.reuse import find_reuse as reuse_update
+
+LOG = logging.getLogger(__name__)
+
+
+class EmbedAhead:
+    """Embeds each parsed document's clauses into the embedding cache as soon as it is parsed, in a
+    thread of its own, so that a run embeds one document while it parses the next; scoring then
+    finds the vectors in the cache (``Scorer.embed_ahead``). The encoders load in that thread too,
+    beside the first parse. Best effort: a document whose embedding fails here is embedded again
+    when it is scored, where the failure is named and kept to that document."""
+
+    def __init__(self, planned: PlannedRun) -> None:
+        self.planned = planned
+        self.stats = EmbeddingStats()
+        self._scorer: Scorer | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._futures: list[Future[None]] = []
+
+    def __call__(self, doc: ParsedDocument) -> None:
+        """Queue ``doc`` (a document that failed to parse has nothing to embed)."""
+        if not doc.ok:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-ahead")
+        self._futures.append(self._pool.submit(self._embed, doc))
+
+    def _embed(self, doc: ParsedDocument) -> None:
+        try:
+            if self._scorer is None:
+                planned = self.planned
+                self._scorer = Scorer.from_settings(planned.settings, planned.catalogue, planned.setup)
+            done = self._scorer.embed_ahead(doc)
+        except Exception as exc:  # scoring embeds it again, and names the failure there
+            LOG.debug("embedding %s ahead failed: %s", doc.file_name, exc)
+            return
+        self.stats.requested += done.requested
+        self.stats.embedded += done.embedded
+
+    def finish(self) -> EmbeddingStats:
+        """Wait for every queued document; what was embedded ahead."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        return self.stats
+
+    def cancel(self) -> None:
+        """Drop the queued documents (a stopping run does not wait for them)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def parse_and_embed(
+    planned: PlannedRun, paths: Sequence[Path], progress: Callable[[ParsedDocument], None] | None = None
+) -> tuple[list[ParsedDocument], EmbeddingStats]:
+    """``parse_documents`` of the files, with ``EmbedAhead`` embedding each parsed document while
+    the next is parsed; the documents and what was embedded ahead."""
+    ahead = EmbedAhead(planned)
+
+    def parsed(doc: ParsedDocument) -> None:
+        ahead(doc)
+        if progress is not None:
+            progress(doc)
+
+    try:
+        docs = parse_documents(paths, parsed)
+    except BaseException:
+        ahead.cancel()
+        raise
+    return docs, ahead.finish()
+
+
+def with_ahead(scored: Scored, ahead: EmbeddingStats) -> Scored:
+    """``scored`` counting the texts embedded ahead as embedded by the run (scoring found them cached)."""
+    return replace(
+        scored,
+        embedding=EmbeddingStats(scored.embedding.requested, scored.embedding.embedded + ahead.embedded),
+    )
 
 
 def score_documents(planned: PlannedRun, docs: Sequence[ParsedDocument]) -> Scored:
@@ -75,9 +156,9 @@ def run(
             settings, load_run_catalogue(settings), force=force, allow_empty_corpus=allow_empty_corpus
         )
     with clock.step("extract"):
-        docs = parse_documents(planned.plan.to_process, progress)
+        docs, ahead = parse_and_embed(planned, planned.plan.to_process, progress)
     with clock.step("score"):
-        scored = score_documents(planned, docs)
+        scored = with_ahead(score_documents(planned, docs), ahead)
     with clock.step("reuse"):
         reuse = find_reuse(planned, [d for d in docs if d.doc_id not in scored.failed])
     return publish(planned, docs, scored, clock, reuse=reuse)
