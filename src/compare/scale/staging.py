@@ -62,9 +62,11 @@ from compare.scale.docscore import DocumentScorer, document_scorer
 from compare.settings import Settings
 from compare.store import plan as store_plan
 from compare.store import publish as store_publish
+from compare.store import reuse as store_reuse
 from compare.store import warehouse
 from compare.store.plan import Clock, PlannedRun
 from compare.store.publish import Outcome, RunSummary
+from compare.store.reuse import ReuseUpdate
 
 #: Staged tables, in the order they are written: ``documents`` last (it marks a document staged).
 TABLES = (
@@ -371,6 +373,17 @@ def insert_staged(
     con.unregister("_names")
 
 
+def loaded_reuse(planned: PlannedRun, staged: Sequence[StagedDocument]) -> ReuseUpdate:
+    """The reuse step of a staged run (``compare.store.reuse.find_reuse``, as ``compare run`` calls
+    it): the documents the plan withdraws or replaces leave the index, and the staged documents
+    that are ok are compared with it from their rows in the load's snapshot (``write_reuse``), their
+    clause vectors from the embedding cache. Documents the index holds with the same clauses are
+    not compared again."""
+    gone = (*planned.plan.withdrawn, *planned.plan.replaced)
+    loaded = [d.doc_id for d in staged if d.status == DocStatus.OK]
+    return store_reuse.find_reuse(planned.settings, planned.catalogue, [], gone, loaded)
+
+
 def load(
     planned: PlannedRun,
     stage: Stage | None,
@@ -401,12 +414,15 @@ def load(
         run_values = {"run_id": run_id, "scoring_key": planned.plan.scoring_key}
         insert_staged(con, folder, loaded, planned.plan.names, run_values)
 
+    with clock.step("reuse"):
+        reuse = loaded_reuse(planned, docs)
     return store_publish.publish_outcomes(
         planned,
         clock,
         [Outcome(d.doc_id, d.status, d.message, d.n_clauses) for d in docs],
         write,
         step="load",
+        reuse=reuse,
         n_embedded=sum(d.n_embedded for d in docs),
         model_ids=stage.method if stage is not None else None,
         thresholds=stage.calibration if stage is not None else planned.setup.calibration.as_record(),

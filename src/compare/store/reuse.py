@@ -148,6 +148,9 @@ class ReuseUpdate:
     compared: set[str] = field(default_factory=set)
     removed: set[str] = field(default_factory=set)
     rebuilt: bool = False
+    #: Documents this run writes into the snapshot whose rows ``write_reuse`` compares with the
+    #: index (the staged loader's): those the index lacks, or holds with other clauses.
+    loaded: set[str] = field(default_factory=set)
     national_text: str = ""
     notes: list[str] = field(default_factory=list)
     encoder: RunEncoder | None = None
@@ -252,10 +255,14 @@ def find_reuse(
     catalogue: Catalogue,
     docs: Sequence[ParsedDocument],
     gone: Iterable[str] = (),
+    loaded: Iterable[str] = (),
 ) -> ReuseUpdate:
     """Compare this run's documents with the reuse index the published warehouse names (see the
-    module docstring). ``gone``: documents the plan withdraws or replaces."""
+    module docstring). ``gone``: documents the plan withdraws or replaces. ``loaded``: documents
+    the run writes without parsing them here (the staged loader's), compared from their rows in
+    the publish snapshot (``write_reuse``)."""
     update = ReuseUpdate(settings, catalogue, None, None, None, national_text=national_status(catalogue))
+    update.loaded = set(loaded)
     update.encoder = RunEncoder(settings)
     fresh = [d for d in docs if d.ok]
     published = settings.warehouse.exists()
@@ -268,15 +275,18 @@ def find_reuse(
         if (
             state is not None
             and not fresh
+            and not update.loaded
             and _in_step(settings, state, live - set(gone), update.national_text)
         ):
             return update  # nothing to compare or take out: the index is not even opened
         if state is not None:
             update.index = _opened(index_root(settings), state)
         model_changed = (
-            bool(fresh) and state is not None and update.encoder.get()[0].model_id != state.model_id
+            bool(fresh or update.loaded)
+            and state is not None
+            and update.encoder.get()[0].model_id != state.model_id
         )
-        if (update.index is None or model_changed) and (live or fresh):
+        if (update.index is None or model_changed) and (live or fresh or update.loaded):
             if con is not None and live:
                 rebuild(update, con)
             else:
@@ -287,7 +297,7 @@ def find_reuse(
             con.close()
     if update.index is None:
         return update
-    keep = (live - set(gone)) | {d.doc_id for d in fresh} | {NATIONAL_DOC_ID}
+    keep = (live - set(gone)) | {d.doc_id for d in fresh} | update.loaded | {NATIONAL_DOC_ID}
     _remove(update, [d for d in update.index.documents()["doc_id"] if d not in keep])
     _compare(update, fresh)
     return update
@@ -341,6 +351,44 @@ def _compare(update: ReuseUpdate, docs: Sequence[ParsedDocument]) -> None:
         update.compared.add(prepared.doc_id)
 
 
+def _stored_clause_ids(con: duckdb.DuckDBPyConnection, doc_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """The ids of the clauses reuse compares (``REUSE_KINDS``) of documents of ``con``, in order."""
+    ids = pd.DataFrame({"doc_id": sorted(set(doc_ids))})
+    kinds = ", ".join(f"'{k}'" for k in sorted(str(k) for k in REUSE_KINDS))
+    con.register("_reuse_ids", ids)
+    try:
+        rows = con.execute(
+            "SELECT doc_id, clause_id FROM clauses WHERE doc_id IN (SELECT doc_id FROM _reuse_ids) "
+            f"AND kind IN ({kinds}) ORDER BY doc_id, seq"
+        ).fetchall()
+    finally:
+        con.unregister("_reuse_ids")
+    result: dict[str, tuple[str, ...]] = {d: () for d in ids["doc_id"]}
+    for doc_id, clause_id in rows:
+        result[doc_id] += (clause_id,)
+    return result
+
+
+def _compare_stored(update: ReuseUpdate, con: duckdb.DuckDBPyConnection, doc_ids: set[str]) -> None:
+    """``_compare`` for documents of the snapshot ``con`` (their rows, their vectors from the
+    embedding cache): those the index holds with the same clauses are not compared again."""
+    index = update.index
+    assert index is not None and update.encoder is not None
+    wanted = _stored_clause_ids(con, doc_ids) if doc_ids else {}
+    todo = [
+        d for d, clause_ids in wanted.items() if d not in index or index.document_clause_ids(d) != clause_ids
+    ]
+    stale = [d for d in todo if d in index]
+    if stale:
+        _remove(update, stale)
+    if not todo:
+        return
+    encoder, cache = update.encoder.get()
+    for prepared in stored_documents(con, todo, encoder, cache):
+        update.links += index.add(prepared)
+        update.compared.add(prepared.doc_id)
+
+
 def _prune(root: Path, keep: Iterable[str | None]) -> None:
     """Remove the saved indexes the warehouse does not name (left by runs that did not publish)."""
     if not root.is_dir():
@@ -362,7 +410,7 @@ def write_reuse(
     state = index_state(con)
     moved = (state.index_id if state else None) != update.base_id
     if not moved and update.index is None and state is not None:
-        if _in_step(update.settings, state, _live_ok(con), update.national_text):
+        if not update.loaded and _in_step(update.settings, state, _live_ok(con), update.national_text):
             _write_unchanged(con, state.index_id, run_id)  # the step found nothing to do
             return
         update.index = _opened(index_root(update.settings), state)
@@ -379,13 +427,7 @@ def write_reuse(
     extra = sorted(indexed - live)
     if extra:
         _remove(update, extra)
-    missing = sorted(live - indexed - {NATIONAL_DOC_ID})
-    if missing:
-        assert update.encoder is not None
-        encoder, cache = update.encoder.get()
-        for prepared in stored_documents(con, missing, encoder, cache):
-            update.links += index.add(prepared)
-            update.compared.add(prepared.doc_id)
+    _compare_stored(update, con, (live - indexed - {NATIONAL_DOC_ID}) | (update.loaded & live))
     index_id = state.index_id if state else None
     if update.changed or index_id is None:
         root = index_root(update.settings)
