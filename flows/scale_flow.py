@@ -6,9 +6,11 @@ Same job as ``compare-run``, for corpora of thousands of documents:
 - ``prepare-staging`` (on one worker) loads the models and writes the fixed measure and
   exemplar vectors into the stage folder, so every worker scores against the same bits;
 - ``stage-batch`` (on every worker, ``batch_size`` files each, at most ``in_flight`` batches
-  submitted at a time) parses, scores and writes one Parquet file per table per document; a
-  worker process loads its models (and the catalogue) once;
-- ``load-warehouse`` (in the flow's process) bulk-loads the staged files into a new snapshot.
+  submitted at a time) parses, scores and writes one Parquet file per table per document (and
+  its clause vectors); a worker process loads its models (and the catalogue) once;
+- ``load-warehouse`` (in the flow's process) bulk-loads the staged files into a new snapshot,
+  with the reuse between plans (the loaded documents compared with the reuse index, as
+  ``compare-run`` does: ``compare.scale.staging.loaded_reuse``).
 
 One bad document never takes the run down: a document whose scoring raises is staged as
 ``failed``; a batch lost as a whole (its worker died, after the task's retry) is staged as

@@ -15,10 +15,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from compare.diffusion.documents import reusable
 from compare.diffusion.index import ReuseIndex
+from compare.ingest import parse as ingest_parse
+from compare.match import scorer as match_scorer
+from compare.match.encoders import HashingEncoder
+from compare.match.scoring import clause_query
 from compare.run import pipeline
 from compare.scale import staging
 from compare.settings import Settings
+from compare.store import plan as store_plan
 from compare.store import warehouse
 from tests.conftest import CORPUS
 
@@ -159,3 +165,23 @@ def test_staged_and_single_process_runs_share_one_index(settings, corpus, compar
     compared.clear()
     pipeline.run(settings)
     assert compared == [] and latest_state(settings.warehouse)[0] == state[0]
+
+
+def test_the_loader_takes_the_staged_clause_vectors_and_embeds_no_clause(settings, corpus, monkeypatch):
+    planned = store_plan.plan_run(settings, match_scorer.load_run_catalogue(settings))
+    stage, staged = staging.staged_documents(planned, settings.warehouse.with_name("stage"))
+    assert stage is not None
+    queries = {
+        clause_query(c) for p in sorted(corpus.iterdir()) for c in reusable(ingest_parse.parse_document(p))
+    }
+    encoded: list[str] = []
+    encode = HashingEncoder.encode
+
+    def counting(self, texts, *, role):
+        encoded.extend(texts)
+        return encode(self, texts, role=role)
+
+    monkeypatch.setattr(HashingEncoder, "encode", counting)
+    staging.load(planned, stage, staged, store_plan.Clock())
+    assert latest_state(settings.warehouse)[1:3] == (3, 3)
+    assert queries and not queries & set(encoded)  # every clause vector came from the stage

@@ -33,7 +33,7 @@ import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -166,9 +166,13 @@ class DocumentScorer:
     fixed: dict[str, dict[str, np.ndarray]]
     key: str
     folder: Path
+    #: The clause vectors of the document last scored, by the first model (text key -> vector):
+    #: staged with it for reuse (``compare.scale.staging.write_vectors``).
+    clause_vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
     def score(self, doc: ParsedDocument) -> Scored:
         """The document's matches, coverage cells and clause decisions (nothing for a failed document)."""
+        self.clause_vectors = {}
         if not doc.ok:
             return Scored(matches=[], cells=[])
         for spec, cache in self.scorer.caches.items():
@@ -177,8 +181,16 @@ class DocumentScorer:
             with single_threaded():
                 return self.scorer.score([doc])
         finally:
+            first = next(iter(self.scorer.caches))
+            made = self.scorer.caches[first].vectors
+            self.clause_vectors = {k: v for k, v in made.items() if k not in self.fixed[first]}
             for cache in self.scorer.caches.values():
                 cache.vectors = {}
+
+    @property
+    def model_id(self) -> str:
+        """The first model's id: the encoder of ``clause_vectors`` (and of reuse)."""
+        return next(iter(self.scorer.encoders.values())).model_id
 
 
 def _configuration(settings: Settings, catalogue: Catalogue, setup: ScoringSetup) -> tuple[Scorer, str]:

@@ -12,6 +12,7 @@ Layout of a staging folder::
     <staging>/<key>/fixed/<model>.npz              measure and exemplar vectors every worker uses
     <staging>/<key>/<table>/<doc_id>.parquet       table: pages, clauses, departments, targets,
                                                    matches, clause_decisions, coverage, documents
+    <staging>/<key>/vectors/<doc_id>.npz           its clause vectors by the first model (reuse)
 
 ``key`` is the ``DocumentScorer`` key (scoring key, model ids, code, format): a staged document
 is reused by any later run with the same key (a rerun, a run killed half-way), never by a run
@@ -23,7 +24,9 @@ The writer publishes as ``store_publish.publish`` does (``store_publish.publish_
 same writer lock and in one snapshot: it reconciles withdrawn, replaced and renamed documents
 against the warehouse, replaces the staged documents' rows, and records the run. A staged
 document's rows are built as ``warehouse.write_documents`` builds them
-(``warehouse.document_rows``).
+(``warehouse.document_rows``). Reuse between plans is found as ``compare run`` finds it
+(``loaded_reuse``: ``compare.store.reuse.find_reuse``, then ``write_reuse`` in the snapshot, which
+compares the loaded documents from their rows there, their vectors the staged ones).
 
 One bad document never takes a run down: a document whose scoring or staging raises is staged
 as ``failed`` (its message names the step), and a batch lost as a whole (its worker died) is
@@ -80,6 +83,9 @@ TABLES = (
     "documents",
 )
 MARKER_TABLE = "documents"
+#: Per staged document, its clause vectors by the run's first model (``vectors/<doc_id>.npz``):
+#: the loader adds them to the embedding cache, where reuse finds them (no model call).
+VECTORS_FOLDER = "vectors"
 #: Columns that belong to the run, not the document: the writer fills them.
 RUN_COLUMNS = ("run_id", "scoring_key")
 DEFAULT_BATCH_SIZE = 16
@@ -183,6 +189,36 @@ def write_document(folder: Path, doc: ParsedDocument, scored: Scored) -> None:
             )  # left by an earlier, forced staging
 
 
+def _vectors_file(folder: Path, doc_id: str) -> Path:
+    return folder / VECTORS_FOLDER / f"{doc_id}.npz"
+
+
+def write_vectors(folder: Path, doc_id: str, model_id: str, vectors: dict[str, np.ndarray]) -> None:
+    """Stage a document's clause vectors (text key -> vector, by ``model_id``), atomically."""
+    path = _vectors_file(folder, doc_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}-{uuid.uuid4().hex}.tmp.npz")
+    keys = sorted(vectors)
+    matrix = np.stack([vectors[k] for k in keys]).astype(np.float32) if keys else np.zeros((0, 0), np.float32)
+    np.savez(tmp, keys=np.asarray(keys, dtype=str), vectors=matrix, model_id=np.asarray(model_id))
+    os.replace(tmp, path)
+
+
+def staged_vectors(folder: Path, doc_ids: Sequence[str], model_id: str, dim: int) -> dict[str, np.ndarray]:
+    """The staged clause vectors of ``doc_ids`` by ``model_id`` (documents staged without them, or
+    by another model, give none: reuse embeds their clauses)."""
+    found: dict[str, np.ndarray] = {}
+    for doc_id in doc_ids:
+        path = _vectors_file(folder, doc_id)
+        if not path.is_file():
+            continue
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["model_id"]) != model_id or data["vectors"].shape[1:] != (dim,):
+                continue
+            found.update(zip(data["keys"].tolist(), data["vectors"], strict=True))
+    return found
+
+
 def _reused(folder: Path, path: Path, doc_id: str) -> StagedDocument | None:
     marker = staged_file(folder, MARKER_TABLE, doc_id)
     if not marker.is_file():
@@ -226,6 +262,7 @@ def stage_document(scorer: DocumentScorer, path: Path, *, force: bool = False) -
         doc, scored = _staged_failure(scorer.folder, doc, exc, Step.SCORE), Scored(matches=[], cells=[])
     else:
         try:
+            write_vectors(scorer.folder, doc.doc_id, scorer.model_id, scorer.clause_vectors)
             write_document(scorer.folder, doc, scored)
         except Exception as exc:
             doc, scored = _staged_failure(scorer.folder, doc, exc, Step.STAGE), Scored(matches=[], cells=[])
@@ -373,15 +410,23 @@ def insert_staged(
     con.unregister("_names")
 
 
-def loaded_reuse(planned: PlannedRun, staged: Sequence[StagedDocument]) -> ReuseUpdate:
+def loaded_reuse(planned: PlannedRun, stage: Stage | None, staged: Sequence[StagedDocument]) -> ReuseUpdate:
     """The reuse step of a staged run (``compare.store.reuse.find_reuse``, as ``compare run`` calls
     it): the documents the plan withdraws or replaces leave the index, and the staged documents
-    that are ok are compared with it from their rows in the load's snapshot (``write_reuse``), their
-    clause vectors from the embedding cache. Documents the index holds with the same clauses are
-    not compared again."""
+    that are ok are compared with it from their rows in the load's snapshot (``write_reuse``).
+    Their clause vectors, staged beside them, are added to the embedding cache first, so that
+    reuse finds them there. Documents the index holds with the same clauses are not compared
+    again."""
     gone = (*planned.plan.withdrawn, *planned.plan.replaced)
     loaded = [d.doc_id for d in staged if d.status == DocStatus.OK]
-    return store_reuse.find_reuse(planned.settings, planned.catalogue, [], gone, loaded)
+    update = store_reuse.find_reuse(planned.settings, planned.catalogue, [], gone, loaded)
+    if stage is not None and loaded and update.encoder is not None:
+        encoder, cache = update.encoder.get()
+        found = staged_vectors(stage.folder, loaded, encoder.model_id, encoder.dim)
+        new = [k for k in found if k not in cache.vectors]
+        if new:
+            cache.add(new, np.stack([found[k] for k in new]))
+    return update
 
 
 def load(
@@ -415,7 +460,7 @@ def load(
         insert_staged(con, folder, loaded, planned.plan.names, run_values)
 
     with clock.step("reuse"):
-        reuse = loaded_reuse(planned, docs)
+        reuse = loaded_reuse(planned, stage, docs)
     return store_publish.publish_outcomes(
         planned,
         clock,
@@ -531,7 +576,8 @@ def differences(
                 if not names_equal or len(flat_x) != len(flat_y) or gap > atol:
                     found.append(f"{table}.{column}: channels differ (largest score gap {gap:.3g})")
             elif x.dtype.kind == "f":
-                gap = float(np.nanmax(np.abs(x.to_numpy() - y.to_numpy()))) if len(x) else 0.0
+                gaps = np.abs(x.to_numpy() - y.to_numpy())
+                gap = 0.0 if np.isnan(gaps).all() else float(np.nanmax(gaps))  # all NULL: no gap
                 if gap > atol or not x.isna().equals(y.isna()):
                     found.append(f"{table}.{column}: largest gap {gap:.3g} (allowed {atol:.3g})")
             elif not x.equals(y):
