@@ -6,7 +6,9 @@ temporary local Prefect server starts by itself when none is configured).
 
 from __future__ import annotations
 
+import importlib
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -71,6 +73,19 @@ EXIT_BAD_FILES = 1
 EXIT_NOT_PUBLISHED = 3
 #: Errors that refuse a run (``EXIT_REFUSED``): the user has something to change before running again.
 REFUSALS: tuple[type[CompareError], ...] = (SettingsError, CatalogueError, ModelError, CorpusError)
+
+
+#: What the flow's run imports first, imported ahead beside the temporary server's start.
+RUN_MODULES = ("flows.compare_flow", "sklearn.feature_extraction.text", "onnxruntime", "tokenizers")
+
+
+def import_run_modules() -> None:
+    """Import ``RUN_MODULES``; one that fails is imported again, and fails by name, where it is used."""
+    for name in RUN_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            continue
 
 
 def idle_plan(
@@ -167,12 +182,18 @@ def run(
             with guarded_run(settings.warehouse, settings.cache_dir, notify=notify):
                 summary = pipeline.run(planned.settings, planned=planned)
         else:
-            from flows.compare_flow import compare_run
             from flows.server import temporary_server
 
+            # Prefect's client side and the scorer's libraries import (seconds) in a thread while the
+            # temporary server starts in its own process (seconds more): the two cores share it
+            loading = threading.Thread(target=import_run_modules, name="import-flow", daemon=True)
+            loading.start()
             with guarded_run(
                 settings.warehouse, settings.cache_dir, start_server=temporary_server, notify=notify
             ):
+                loading.join()
+                from flows.compare_flow import compare_run
+
                 summary = compare_run(
                     corpus=str(settings.corpus),
                     warehouse_path=str(settings.warehouse),

@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from compare.ingest.normalize import for_matching
 from compare.match.catalogue import Catalogue
@@ -122,6 +121,10 @@ def lexical_cosines(texts: Sequence[str], references: Sequence[str]) -> np.ndarr
     """
     if not texts or not references:
         return np.zeros((len(texts), len(references)), dtype=np.float32)
+    # imported here: scikit-learn takes a second and a half to import, and a run that finds
+    # nothing to score (compare run's plan, compare status) never needs it
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     vectorizer = TfidfVectorizer(analyzer="char", ngram_range=LEXICAL_NGRAMS, sublinear_tf=True)
     reference_matrix = vectorizer.fit_transform(references)
     return (vectorizer.transform(texts) @ reference_matrix.T).toarray().astype(np.float32)
