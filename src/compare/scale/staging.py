@@ -86,6 +86,9 @@ MARKER_TABLE = "documents"
 #: Per staged document, its clause vectors by the run's first model (``vectors/<doc_id>.npz``):
 #: the loader adds them to the embedding cache, where reuse finds them (no model call).
 VECTORS_FOLDER = "vectors"
+#: Staged documents whose clause vectors go into one part file of the embedding cache (a part
+#: is written from Python lists: one part for a whole large corpus would cost its size again).
+VECTOR_DOCS_PER_PART = 256
 #: Columns that belong to the run, not the document: the writer fills them.
 RUN_COLUMNS = ("run_id", "scoring_key")
 DEFAULT_BATCH_SIZE = 16
@@ -422,10 +425,13 @@ def loaded_reuse(planned: PlannedRun, stage: Stage | None, staged: Sequence[Stag
     update = store_reuse.find_reuse(planned.settings, planned.catalogue, [], gone, loaded)
     if stage is not None and loaded and update.encoder is not None:
         encoder, cache = update.encoder.get()
-        found = staged_vectors(stage.folder, loaded, encoder.model_id, encoder.dim)
-        new = [k for k in found if k not in cache.vectors]
-        if new:
-            cache.add(new, np.stack([found[k] for k in new]))
+        for start in range(0, len(loaded), VECTOR_DOCS_PER_PART):
+            found = staged_vectors(
+                stage.folder, loaded[start : start + VECTOR_DOCS_PER_PART], encoder.model_id, encoder.dim
+            )
+            new = [k for k in found if k not in cache.vectors]
+            if new:
+                cache.add(new, np.stack([found[k] for k in new]))
     return update
 
 

@@ -17,7 +17,9 @@ that state's. A run:
    snapshot still names the index the step started from (else another run published since,
    and the index is rebuilt from the snapshot), brings it in line with the snapshot's documents
    (status ``ok``), saves it under a new ``index_id``, and writes the links, the measures and
-   the ``reuse_index`` row into the snapshot.
+   the ``reuse_index`` row into the snapshot. The staged loader (``compare.scale.staging``) has
+   no parsed documents: it names the documents it loads (``find_reuse(..., loaded=...)``), and
+   this step compares them from their rows in the snapshot, as a rebuild reads documents.
 
 The folder is written before the snapshot is swapped in: a run that fails to publish leaves a
 folder nobody names (the next publish removes it) and the warehouse still naming the previous
