@@ -118,7 +118,7 @@ def test_staged_documents_are_reused_and_unchanged_files_are_not_staged_again(se
 
 def test_memory_holds_the_fixed_vectors_and_never_a_staged_documents(settings, staged):
     scorer = docscore.document_scorer(settings, settings.warehouse.parent / "stage")
-    groups = docscore.fixed_texts(scorer.scorer.catalogue, scorer.scorer.bank)
+    groups = match_scorer.fixed_texts(scorer.scorer.catalogue, scorer.scorer.bank)
     n_fixed = len({text_key(t, role) for role, texts in groups for t in texts})
     assert all(len(vectors) == n_fixed for vectors in scorer.fixed.values())
     for pdf in sorted(settings.corpus.glob("0*.pdf"))[:2]:

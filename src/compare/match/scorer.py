@@ -17,7 +17,7 @@ from compare.ingest.segment import full_text
 from compare.match import provenance, relevance
 from compare.match.calibration import Calibration, load_calibration
 from compare.match.catalogue import Catalogue, load_catalogue
-from compare.match.embed import EmbeddingCache, EmbeddingStats, embeddings
+from compare.match.embed import EmbeddingCache, EmbeddingStats, Role, embeddings
 from compare.match.encoders import Encoder, load_encoder
 from compare.match.exemplars import EXEMPLAR_SUFFIX, ExemplarBank, exemplar_bank, exemplar_channels
 from compare.match.national_zh import chinese_texts, national_pdfs, with_chinese
@@ -76,6 +76,16 @@ def channel_names(models: Sequence[str], catalogue: Catalogue, *, with_exemplars
     suffixes = [*measure_passages(catalogue), ABSOLUTE_SUFFIX, *exemplar]
     lexical_channels = [LEXICAL] + [LEXICAL + suffix for suffix in exemplar]
     return [spec + suffix for spec in models for suffix in suffixes] + lexical_channels
+
+
+def fixed_texts(catalogue: Catalogue, bank: ExemplarBank) -> list[tuple[Role, list[str]]]:
+    """The texts every document is compared with, grouped as the scorer embeds them."""
+    groups: list[tuple[Role, list[str]]] = [
+        ("passage", list(p.texts)) for p in measure_passages(catalogue).values()
+    ]
+    if len(bank):
+        groups.append(("query", list(bank.texts)))
+    return groups
 
 
 @dataclass
@@ -178,6 +188,13 @@ class Scorer:
             result[spec] = clause_vectors @ exemplar_vectors.T
         result[LEXICAL] = lexical_cosines([c.text_norm for c in clauses], list(self.bank.texts))
         return result
+
+    def embed_fixed(self) -> None:
+        """Embed the texts every document is compared with (``fixed_texts``: the measures'
+        passages, the exemplars) into the caches now, as ``score`` would embed them."""
+        for role, texts in fixed_texts(self.catalogue, self.bank):
+            for spec, encoder in self.encoders.items():
+                embeddings(encoder, texts, role=role, cache=self.caches[spec])
 
     def embed_ahead(self, doc: ParsedDocument) -> EmbeddingStats:
         """Embed one parsed document's clauses into the embedding caches now, exactly as ``score``

@@ -47,9 +47,7 @@ from compare.match import provenance
 from compare.match.catalogue import Catalogue
 from compare.match.embed import EmbeddingCache, Role, embeddings, text_key
 from compare.match.encoders import Encoder
-from compare.match.exemplars import ExemplarBank
-from compare.match.scorer import Scored, Scorer, ScoringSetup, load_run_catalogue, scoring_setup
-from compare.match.scoring import measure_passages
+from compare.match.scorer import Scored, Scorer, ScoringSetup, fixed_texts, load_run_catalogue, scoring_setup
 from compare.records import ParsedDocument
 from compare.settings import Settings
 from compare.store.plan import PlannedRun
@@ -104,16 +102,6 @@ def single_threaded() -> Iterator[None]:
         finally:
             if torch is not None and before is not None:
                 torch.set_num_threads(before)
-
-
-def fixed_texts(catalogue: Catalogue, bank: ExemplarBank) -> list[tuple[Role, list[str]]]:
-    """The texts every document is compared with, grouped as the scorer embeds them."""
-    groups: list[tuple[Role, list[str]]] = [
-        ("passage", list(p.texts)) for p in measure_passages(catalogue).values()
-    ]
-    if len(bank):
-        groups.append(("query", list(bank.texts)))
-    return groups
 
 
 def fixed_vectors(
