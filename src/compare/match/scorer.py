@@ -189,13 +189,6 @@ class Scorer:
         result[LEXICAL] = lexical_cosines([c.text_norm for c in clauses], list(self.bank.texts))
         return result
 
-    def embed_fixed(self) -> None:
-        """Embed the texts every document is compared with (``fixed_texts``: the measures'
-        passages, the exemplars) into the caches now, as ``score`` would embed them."""
-        for role, texts in fixed_texts(self.catalogue, self.bank):
-            for spec, encoder in self.encoders.items():
-                embeddings(encoder, texts, role=role, cache=self.caches[spec])
-
     def embed_ahead(self, doc: ParsedDocument) -> EmbeddingStats:
         """Embed one parsed document's clauses into the embedding caches now, exactly as ``score``
         would embed them, so that scoring finds them there: what lets a run embed one document

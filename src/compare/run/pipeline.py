@@ -68,10 +68,9 @@ class EmbedAhead:
 
     def _embed(self, doc: ParsedDocument) -> None:
         try:
-            if self._scorer is None:  # the first document: load the models, embed the measures once
+            if self._scorer is None:  # the first document: load the models
                 planned = self.planned
                 self._scorer = Scorer.from_settings(planned.settings, planned.catalogue, planned.setup)
-                self._scorer.embed_fixed()
             done = self._scorer.embed_ahead(doc)
         except Exception as exc:  # scoring embeds it again, and names the failure there
             LOG.debug("embedding %s ahead failed: %s", doc.file_name, exc)
