@@ -48,7 +48,9 @@ class EmbedAhead:
     """Embeds each parsed document's clauses into the embedding cache as soon as it is parsed, in a
     thread of its own, so that a run embeds one document while it parses the next; scoring then
     finds the vectors in the cache (``Scorer.embed_ahead``). The encoders load in that thread too,
-    beside the first parse. Best effort: a document whose embedding fails here is embedded again
+    beside the first parse. The measures and exemplars are left to scoring: embedded ahead too,
+    they ran against the parsing for the two cores, and a cold run of the sample corpus took longer
+    (36 s of stages against 33 s, benchmarks/sample_run.py). Best effort: a document whose embedding fails here is embedded again
     when it is scored, where the failure is named and kept to that document."""
 
     def __init__(self, planned: PlannedRun) -> None:
