@@ -104,6 +104,7 @@ def test_a_rerun_compares_nothing_and_a_new_document_alone_is_compared(settings,
     assert rows(settings, "SELECT count(*) FROM localization_by_document") == [(4,)]
 
 
+@pytest.mark.slow
 def test_a_withdrawn_document_leaves_the_index_and_the_tables(settings, corpus, compared):
     pipeline.run(settings)
     (wuhan,) = rows(settings, "SELECT doc_id FROM documents WHERE file_name = 'wuhan-2016-18.pdf'")[0]
@@ -121,6 +122,7 @@ def test_a_withdrawn_document_leaves_the_index_and_the_tables(settings, corpus, 
     assert wuhan not in index and len(index) == 2
 
 
+@pytest.mark.slow
 def test_a_lost_index_is_rebuilt_from_the_warehouse_with_the_same_links(settings):
     pipeline.run(settings)
     (guizhou,) = rows(settings, "SELECT doc_id FROM documents WHERE file_name = 'guizhou-2015-35.pdf'")[0]
@@ -139,6 +141,7 @@ def test_a_lost_index_is_rebuilt_from_the_warehouse_with_the_same_links(settings
     assert kept and links(settings) == kept
 
 
+@pytest.mark.slow
 def test_a_run_that_fails_to_publish_leaves_the_warehouse_naming_an_index_in_step(
     settings, corpus, monkeypatch
 ):

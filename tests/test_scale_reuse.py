@@ -95,6 +95,7 @@ def reuse_rows(path: Path) -> dict[str, pd.DataFrame]:
     return result
 
 
+@pytest.mark.slow
 def test_a_staged_run_publishes_the_reuse_a_single_process_run_publishes(settings, compared):
     summary = staged_run(settings)
     assert summary.ok and summary.n_processed == 3
@@ -109,6 +110,7 @@ def test_a_staged_run_publishes_the_reuse_a_single_process_run_publishes(setting
     assert "reuse" in summary.timings
 
 
+@pytest.mark.slow
 def test_a_staged_rerun_compares_nothing_and_a_new_document_alone_is_compared(settings, corpus, compared):
     staged_run(settings)
     first = latest_state(settings.warehouse)
@@ -136,6 +138,7 @@ def test_a_staged_rerun_compares_nothing_and_a_new_document_alone_is_compared(se
     assert rows(settings.warehouse, "SELECT count(*) FROM localization_by_document") == [(4,)]
 
 
+@pytest.mark.slow
 def test_a_withdrawn_document_leaves_the_index_in_a_staged_run(settings, corpus, compared):
     staged_run(settings)
     sql = "SELECT doc_id FROM documents WHERE file_name = 'wuhan-2016-18.pdf'"
@@ -151,6 +154,7 @@ def test_a_withdrawn_document_leaves_the_index_in_a_staged_run(settings, corpus,
     ) == [(0,)]
 
 
+@pytest.mark.slow
 def test_staged_and_single_process_runs_share_one_index(settings, corpus, compared):
     """A staged run over a warehouse ``compare run`` published adds its new documents to the same index."""
     pipeline.run(settings)
@@ -167,6 +171,7 @@ def test_staged_and_single_process_runs_share_one_index(settings, corpus, compar
     assert compared == [] and latest_state(settings.warehouse)[0] == state[0]
 
 
+@pytest.mark.slow
 def test_the_loader_takes_the_staged_clause_vectors_and_embeds_no_clause(settings, corpus, monkeypatch):
     planned = store_plan.plan_run(settings, match_scorer.load_run_catalogue(settings))
     stage, staged = staging.staged_documents(planned, settings.warehouse.with_name("stage"))
