@@ -187,13 +187,19 @@ def test_direction_ties_and_missing_dates_are_undirected():
 
 
 _CJK = st.characters(min_codepoint=0x4E00, max_codepoint=0x4FFF)
+#: Simplified characters of the plans. Arbitrary code points are no clause text: OpenCC converts
+#: some by the phrase they fall in (么 reads 幺 after 一 in one context and not in another), so the
+#: same string normalizes differently in two documents.
+_PLAN_CHARS = st.sampled_from(
+    sorted(set("推进建设智能工厂和数字化车间以汽车装备钢铁石化食品等行业为重点生产线自动改造工业机器人增材制应用实现"
+               "联网据采集过程可视管控鼓励程电力床企在中嵌入传感通信模块开展远监测故障预警维护服务向提供商转变"))
+)  # fmt: skip
 _DATES = st.one_of(st.none(), st.dates(dt.date(2015, 1, 1), dt.date(2017, 12, 31)).map(dt.date.isoformat))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    # opened by a word: a clause's opening run of numerals reads as its number marker (一一…), not text
-    copied=st.text(_CJK, min_size=30, max_size=120).map(lambda text: "推进" + text),
+    copied=st.text(_PLAN_CHARS, min_size=30, max_size=120),
     before=st.text(_CJK, max_size=40),
     after=st.text(_CJK, max_size=40),
     date_a=_DATES,
