@@ -320,16 +320,20 @@ def test_any_text_segments_embeds_and_scores(scorer, measure_vectors: np.ndarray
     n_measures = len(scorer.catalogue)
     assert not scored.failed
     assert len(scored.cells) == n_measures and len(scored.decisions) == len(found)
-    assert len(scored.matches) == len(found) * min(scorer.top_k, n_measures)
+    matched = [c for c in found if c.kind not in match_scorer.UNSCORED_KINDS]  # boilerplate is never matched
+    assert len(scored.matches) == len(matched) * min(scorer.top_k, n_measures)
     assert all(np.isfinite(cell.score) for cell in scored.cells)
     assert all(np.isfinite(m.score) and all(np.isfinite(v) for _, v in m.channels) for m in scored.matches)
 
-    # The clauses as the scorer embedded them, and the whole text as one passage.
+    # The clauses as the scorer embedded them, the ones it never embeds (boilerplate, fragments)
+    # and the whole text as one passage: every text goes through the tokenizer.
     encoder = scorer.encoders[E5_SPEC]
     cached = scorer.caches[E5_SPEC].vectors
+    unscored = [clause_query(c) for c in found if c.kind in match_scorer.UNSCORED_KINDS]
     vectors = np.stack(
         [
-            *(cached[text_key(clause_query(c), "query")] for c in found),
+            *(cached[text_key(clause_query(c), "query")] for c in matched),
+            *encoder.encode(unscored, role="query"),
             *encoder.encode([text], role="passage"),
         ]
     )
