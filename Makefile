@@ -55,7 +55,7 @@ run: $(STAMP) ## run the pipeline on the shipped corpus into warehouse/compare.d
 	$(VENV)/bin/compare run --corpus corpora/provincial --warehouse warehouse/compare.duckdb
 
 test: $(STAMP) $(SYSTEM_STAMP) ## the whole test suite (what CI runs)
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=20
 
 test-fast: $(STAMP) ## the inner loop, under a minute: no real model, no flow, nothing marked slow
 	$(PY) -m pytest -m "not model and not flow and not slow" --durations=10
