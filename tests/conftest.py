@@ -49,3 +49,19 @@ def two_plans(tmp_path_factory) -> tuple[Path, Path]:
     corpus, path = corpus_with_samples(folder / "corpus"), folder / "w.duckdb"
     run(corpus, path)
     return corpus, path
+
+
+@pytest.fixture
+def reuse_corpus(tmp_path) -> Path:
+    """A corpus folder of ``reuse_helpers.FIRST``: Hubei, the Wuhan plan written from it, Guizhou."""
+    from tests.reuse_helpers import corpus_of_first
+
+    return corpus_of_first(tmp_path / "corpus")
+
+
+@pytest.fixture
+def compared(monkeypatch) -> list[str]:
+    """Doc ids of every document compared with a reuse index, in order (``reuse_helpers.counting_adds``)."""
+    from tests.reuse_helpers import counting_adds
+
+    return counting_adds(monkeypatch)

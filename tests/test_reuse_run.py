@@ -17,69 +17,33 @@ from compare.run import pipeline
 from compare.settings import Settings
 from compare.store import publish as store_publish
 from compare.store import reuse as store_reuse
-from compare.store import warehouse
 from tests.conftest import CORPUS
-
-FIRST = ("hubei-2016-8.pdf", "wuhan-2016-18.pdf", "guizhou-2015-35.pdf")
-ADDED = "ningbo-2016-29.pdf"
+from tests.reuse_helpers import ADDED, latest_state, rows
 
 
 @pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    folder = tmp_path / "corpus"
-    folder.mkdir()
-    for name in FIRST:
-        shutil.copy(CORPUS / name, folder / name)
-    return folder
-
-
-@pytest.fixture
-def settings(corpus: Path, tmp_path: Path) -> Settings:
+def settings(reuse_corpus: Path, tmp_path: Path) -> Settings:
     return Settings.from_env(
-        corpus=corpus, warehouse=tmp_path / "w.duckdb", models="hashing", cache_dir=tmp_path / "cache"
+        corpus=reuse_corpus, warehouse=tmp_path / "w.duckdb", models="hashing", cache_dir=tmp_path / "cache"
     )
 
 
-@pytest.fixture
-def compared(monkeypatch) -> list[str]:
-    """Doc ids of every document compared with a reuse index (``ReuseIndex.add`` of a document it lacks)."""
-    seen: list[str] = []
-    add = ReuseIndex.add
-
-    def counting(self, doc):
-        if doc.doc_id not in self:
-            seen.append(doc.doc_id)
-        return add(self, doc)
-
-    monkeypatch.setattr(ReuseIndex, "add", counting)
-    return seen
-
-
-def rows(settings: Settings, sql: str) -> list[tuple]:
-    with warehouse.read_only(settings.warehouse) as con:
-        return con.execute(sql).fetchall()
-
-
-def latest_state(settings: Settings) -> tuple:
-    return rows(
-        settings,
-        "SELECT index_id, n_documents, n_compared, n_removed, rebuilt, n_links FROM reuse_index "
-        "ORDER BY created_at DESC LIMIT 1",
-    )[0]
-
-
 def links(settings: Settings) -> set[tuple]:
-    return set(rows(settings, "SELECT kind, source_clause_id, target_clause_id, directed FROM clause_reuse"))
+    return set(
+        rows(
+            settings.warehouse, "SELECT kind, source_clause_id, target_clause_id, directed FROM clause_reuse"
+        )
+    )
 
 
-def test_a_rerun_compares_nothing_and_a_new_document_alone_is_compared(settings, corpus, compared):
+def test_a_rerun_compares_nothing_and_a_new_document_alone_is_compared(settings, reuse_corpus, compared):
     pipeline.run(settings)
     assert len(compared) == 3
-    first = latest_state(settings)
+    first = latest_state(settings.warehouse)
     assert first[1:5] == (3, 3, 0, False)
     before = links(settings)
     wuhan_hubei = rows(
-        settings,
+        settings.warehouse,
         "SELECT count(*) FROM reuse_links WHERE target_file = 'wuhan-2016-18.pdf' "
         "AND source_file = 'hubei-2016-8.pdf' AND directed",
     )[0][0]
@@ -89,35 +53,40 @@ def test_a_rerun_compares_nothing_and_a_new_document_alone_is_compared(settings,
     summary = pipeline.run(settings)
     assert summary.n_processed == 0
     assert compared == []
-    again = latest_state(settings)
+    again = latest_state(settings.warehouse)
     assert again[0] == first[0] and again[2:5] == (0, 0, False)  # the same saved index, nothing compared
     assert links(settings) == before
 
-    shutil.copy(CORPUS / ADDED, corpus / ADDED)
+    shutil.copy(CORPUS / ADDED, reuse_corpus / ADDED)
     compared.clear()
     pipeline.run(settings)
-    (ningbo,) = rows(settings, f"SELECT doc_id FROM documents WHERE file_name = '{ADDED}'")[0]
+    (ningbo,) = rows(settings.warehouse, f"SELECT doc_id FROM documents WHERE file_name = '{ADDED}'")[0]
     assert compared == [ningbo]  # the new document alone; none of the three is compared again
-    added = latest_state(settings)
+    added = latest_state(settings.warehouse)
     assert added[0] != first[0] and added[1:5] == (4, 1, 0, False)
     assert before <= links(settings)
-    assert rows(settings, "SELECT count(*) FROM localization_by_document") == [(4,)]
+    assert rows(settings.warehouse, "SELECT count(*) FROM localization_by_document") == [(4,)]
 
 
 @pytest.mark.slow
-def test_a_withdrawn_document_leaves_the_index_and_the_tables(settings, corpus, compared):
+def test_a_withdrawn_document_leaves_the_index_and_the_tables(settings, reuse_corpus, compared):
     pipeline.run(settings)
-    (wuhan,) = rows(settings, "SELECT doc_id FROM documents WHERE file_name = 'wuhan-2016-18.pdf'")[0]
-    (corpus / "wuhan-2016-18.pdf").unlink()
+    (wuhan,) = rows(settings.warehouse, "SELECT doc_id FROM documents WHERE file_name = 'wuhan-2016-18.pdf'")[
+        0
+    ]
+    (reuse_corpus / "wuhan-2016-18.pdf").unlink()
     compared.clear()
     pipeline.run(settings)
     assert compared == []
-    state = latest_state(settings)
+    state = latest_state(settings.warehouse)
     assert state[1:4] == (2, 0, 1)
     assert rows(
-        settings, f"SELECT count(*) FROM clause_reuse WHERE '{wuhan}' IN (source_doc_id, target_doc_id)"
+        settings.warehouse,
+        f"SELECT count(*) FROM clause_reuse WHERE '{wuhan}' IN (source_doc_id, target_doc_id)",
     ) == [(0,)]
-    assert rows(settings, f"SELECT count(*) FROM document_localization WHERE doc_id = '{wuhan}'") == [(0,)]
+    assert rows(
+        settings.warehouse, f"SELECT count(*) FROM document_localization WHERE doc_id = '{wuhan}'"
+    ) == [(0,)]
     index = ReuseIndex.open(store_reuse.index_root(settings) / state[0])
     assert wuhan not in index and len(index) == 2
 
@@ -125,10 +94,12 @@ def test_a_withdrawn_document_leaves_the_index_and_the_tables(settings, corpus, 
 @pytest.mark.slow
 def test_a_lost_index_is_rebuilt_from_the_warehouse_with_the_same_links(settings):
     pipeline.run(settings)
-    (guizhou,) = rows(settings, "SELECT doc_id FROM documents WHERE file_name = 'guizhou-2015-35.pdf'")[0]
+    (guizhou,) = rows(
+        settings.warehouse, "SELECT doc_id FROM documents WHERE file_name = 'guizhou-2015-35.pdf'"
+    )[0]
     kept = set(
         rows(
-            settings,
+            settings.warehouse,
             "SELECT kind, source_clause_id, target_clause_id, directed FROM clause_reuse "
             f"WHERE '{guizhou}' NOT IN (source_doc_id, target_doc_id)",
         )
@@ -136,18 +107,18 @@ def test_a_lost_index_is_rebuilt_from_the_warehouse_with_the_same_links(settings
     shutil.rmtree(store_reuse.index_root(settings))
     (settings.corpus / "guizhou-2015-35.pdf").unlink()  # a change, so that the run has something to do
     pipeline.run(settings)
-    state = latest_state(settings)
+    state = latest_state(settings.warehouse)
     assert state[4] is True and state[1] == 2
     assert kept and links(settings) == kept
 
 
 @pytest.mark.slow
 def test_a_run_that_fails_to_publish_leaves_the_warehouse_naming_an_index_in_step(
-    settings, corpus, monkeypatch
+    settings, reuse_corpus, monkeypatch
 ):
     pipeline.run(settings)
-    first = latest_state(settings)
-    shutil.copy(CORPUS / ADDED, corpus / ADDED)
+    first = latest_state(settings.warehouse)
+    shutil.copy(CORPUS / ADDED, reuse_corpus / ADDED)
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
@@ -156,10 +127,10 @@ def test_a_run_that_fails_to_publish_leaves_the_warehouse_naming_an_index_in_ste
         patched.setattr(store_publish, "record_run", broken)
         with pytest.raises(RuntimeError):
             pipeline.run(settings)
-    assert latest_state(settings) == first
+    assert latest_state(settings.warehouse) == first
     assert ReuseIndex.open(store_reuse.index_root(settings) / first[0]).documents().shape[0] == 3
     pipeline.run(settings)
-    state = latest_state(settings)
+    state = latest_state(settings.warehouse)
     assert state[1:5] == (4, 1, 0, False)  # opened as the warehouse named it, not rebuilt
     folders = sorted(p.name for p in store_reuse.index_root(settings).iterdir())
     assert state[0] in folders and len(folders) <= 2  # the unpublished run's folder was removed

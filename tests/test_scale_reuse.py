@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 
 from compare.diffusion.documents import reusable
-from compare.diffusion.index import ReuseIndex
 from compare.ingest import parse as ingest_parse
 from compare.match import scorer as match_scorer
 from compare.match.encoders import HashingEncoder
@@ -27,9 +26,8 @@ from compare.settings import Settings
 from compare.store import plan as store_plan
 from compare.store import warehouse
 from tests.conftest import CORPUS
+from tests.reuse_helpers import ADDED, latest_state, rows
 
-FIRST = ("hubei-2016-8.pdf", "wuhan-2016-18.pdf", "guizhou-2015-35.pdf")
-ADDED = "ningbo-2016-29.pdf"
 #: The reuse tables a run publishes, and the columns that name the run rather than the result.
 REUSE_TABLES = ("clause_reuse", "document_similarity", "document_localization", "measure_homogeneity")
 RUN_DEPENDENT = ("run_id",)
@@ -38,51 +36,17 @@ BATCH_ROUNDING = 1e-5
 
 
 @pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    folder = tmp_path / "corpus"
-    folder.mkdir()
-    for name in FIRST:
-        shutil.copy(CORPUS / name, folder / name)
-    return folder
-
-
-@pytest.fixture
-def settings(corpus: Path, tmp_path: Path) -> Settings:
+def settings(reuse_corpus: Path, tmp_path: Path) -> Settings:
     return Settings.from_env(
-        corpus=corpus, warehouse=tmp_path / "staged.duckdb", models="hashing", cache_dir=tmp_path / "cache"
+        corpus=reuse_corpus,
+        warehouse=tmp_path / "staged.duckdb",
+        models="hashing",
+        cache_dir=tmp_path / "cache",
     )
-
-
-@pytest.fixture
-def compared(monkeypatch) -> list[str]:
-    """Doc ids of every document compared with a reuse index (``ReuseIndex.add`` of a document it lacks)."""
-    seen: list[str] = []
-    add = ReuseIndex.add
-
-    def counting(self, doc):
-        if doc.doc_id not in self:
-            seen.append(doc.doc_id)
-        return add(self, doc)
-
-    monkeypatch.setattr(ReuseIndex, "add", counting)
-    return seen
 
 
 def staged_run(settings: Settings) -> staging.RunSummary:
     return staging.run(settings, settings.warehouse.with_name("stage"), batch_size=2)
-
-
-def rows(path: Path, sql: str) -> list[tuple]:
-    with warehouse.read_only(path) as con:
-        return con.execute(sql).fetchall()
-
-
-def latest_state(path: Path) -> tuple:
-    return rows(
-        path,
-        "SELECT index_id, n_documents, n_compared, n_removed, rebuilt, n_links FROM reuse_index "
-        "ORDER BY created_at DESC LIMIT 1",
-    )[0]
 
 
 def reuse_rows(path: Path) -> dict[str, pd.DataFrame]:
@@ -111,7 +75,9 @@ def test_a_staged_run_publishes_the_reuse_a_single_process_run_publishes(setting
 
 
 @pytest.mark.slow
-def test_a_staged_rerun_compares_nothing_and_a_new_document_alone_is_compared(settings, corpus, compared):
+def test_a_staged_rerun_compares_nothing_and_a_new_document_alone_is_compared(
+    settings, reuse_corpus, compared
+):
     staged_run(settings)
     first = latest_state(settings.warehouse)
     before = reuse_rows(settings.warehouse)
@@ -128,7 +94,7 @@ def test_a_staged_rerun_compares_nothing_and_a_new_document_alone_is_compared(se
     assert compared == []  # loaded again with the same clauses: not compared again
     assert latest_state(settings.warehouse)[2:5] == (0, 0, False)
 
-    shutil.copy(CORPUS / ADDED, corpus / ADDED)
+    shutil.copy(CORPUS / ADDED, reuse_corpus / ADDED)
     compared.clear()
     staged_run(settings)
     (ningbo,) = rows(settings.warehouse, f"SELECT doc_id FROM documents WHERE file_name = '{ADDED}'")[0]
@@ -139,11 +105,11 @@ def test_a_staged_rerun_compares_nothing_and_a_new_document_alone_is_compared(se
 
 
 @pytest.mark.slow
-def test_a_withdrawn_document_leaves_the_index_in_a_staged_run(settings, corpus, compared):
+def test_a_withdrawn_document_leaves_the_index_in_a_staged_run(settings, reuse_corpus, compared):
     staged_run(settings)
     sql = "SELECT doc_id FROM documents WHERE file_name = 'wuhan-2016-18.pdf'"
     (wuhan,) = rows(settings.warehouse, sql)[0]
-    (corpus / "wuhan-2016-18.pdf").unlink()
+    (reuse_corpus / "wuhan-2016-18.pdf").unlink()
     compared.clear()
     staged_run(settings)
     assert compared == []
@@ -155,11 +121,11 @@ def test_a_withdrawn_document_leaves_the_index_in_a_staged_run(settings, corpus,
 
 
 @pytest.mark.slow
-def test_staged_and_single_process_runs_share_one_index(settings, corpus, compared):
+def test_staged_and_single_process_runs_share_one_index(settings, reuse_corpus, compared):
     """A staged run over a warehouse ``compare run`` published adds its new documents to the same index."""
     pipeline.run(settings)
     first = latest_state(settings.warehouse)
-    shutil.copy(CORPUS / ADDED, corpus / ADDED)
+    shutil.copy(CORPUS / ADDED, reuse_corpus / ADDED)
     compared.clear()
     staged_run(settings)
     (ningbo,) = rows(settings.warehouse, f"SELECT doc_id FROM documents WHERE file_name = '{ADDED}'")[0]
@@ -172,12 +138,14 @@ def test_staged_and_single_process_runs_share_one_index(settings, corpus, compar
 
 
 @pytest.mark.slow
-def test_the_loader_takes_the_staged_clause_vectors_and_embeds_no_clause(settings, corpus, monkeypatch):
+def test_the_loader_takes_the_staged_clause_vectors_and_embeds_no_clause(settings, reuse_corpus, monkeypatch):
     planned = store_plan.plan_run(settings, match_scorer.load_run_catalogue(settings))
     stage, staged = staging.staged_documents(planned, settings.warehouse.with_name("stage"))
     assert stage is not None
     queries = {
-        clause_query(c) for p in sorted(corpus.iterdir()) for c in reusable(ingest_parse.parse_document(p))
+        clause_query(c)
+        for p in sorted(reuse_corpus.iterdir())
+        for c in reusable(ingest_parse.parse_document(p))
     }
     encoded: list[str] = []
     encode = HashingEncoder.encode
