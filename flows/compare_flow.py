@@ -46,7 +46,7 @@ from compare.ingest.parse import Step
 from compare.match import provenance
 from compare.match import scorer as match_scorer
 from compare.match.catalogue import Catalogue
-from compare.match.scorer import Scored
+from compare.match.scorer import Scored, Scorer
 from compare.records import DocStatus, ParsedDocument
 from compare.report import summary as run_summary
 from compare.report.render import committee_summary_markdown
@@ -212,9 +212,9 @@ def use_processes(workers: int, n_files: int) -> bool:
     return workers > 1 and n_files >= MIN_FILES_FOR_PROCESSES
 
 
-@task(name="score")
-def score(planned: PlannedRun, docs: list[ParsedDocument]) -> Scored:
-    return pipeline.score_documents(planned, docs)
+@task(name="score", cache_policy=NO_CACHE)  # the scorer (models, caches) is not worth hashing
+def score(planned: PlannedRun, docs: list[ParsedDocument], scorer: Scorer | None = None) -> Scored:
+    return pipeline.score_documents(planned, docs, scorer)
 
 
 @task(name="reuse", cache_policy=NO_CACHE)  # its input, the reuse index, is not worth hashing
@@ -283,7 +283,7 @@ def compare_run(
             raise
         embedded_ahead = ahead.finish()
     with clock.step("score"):
-        scored = pipeline.with_ahead(score(planned, docs), embedded_ahead)
+        scored = pipeline.with_ahead(score(planned, docs, ahead.scorer), embedded_ahead)
     with clock.step("reuse"):
         found = reuse(planned, [d for d in docs if d.doc_id not in scored.failed])
     summary = publish(planned, docs, scored, clock, found)

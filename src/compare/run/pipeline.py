@@ -86,6 +86,12 @@ class EmbedAhead:
             self._pool.shutdown(wait=True)
         return self.stats
 
+    @property
+    def scorer(self) -> Scorer | None:
+        """The scorer that embedded ahead, its caches holding every vector so far (None when no
+        document was queued): scoring goes on with it rather than loading the caches again."""
+        return self._scorer
+
     def cancel(self) -> None:
         """Drop the queued documents (a stopping run does not wait for them)."""
         if self._pool is not None:
@@ -94,9 +100,9 @@ class EmbedAhead:
 
 def parse_and_embed(
     planned: PlannedRun, paths: Sequence[Path], progress: Callable[[ParsedDocument], None] | None = None
-) -> tuple[list[ParsedDocument], EmbeddingStats]:
+) -> tuple[list[ParsedDocument], EmbedAhead]:
     """``parse_documents`` of the files, with ``EmbedAhead`` embedding each parsed document while
-    the next is parsed; the documents and what was embedded ahead."""
+    the next is parsed; the documents and the finished ``EmbedAhead``."""
     ahead = EmbedAhead(planned)
 
     def parsed(doc: ParsedDocument) -> None:
@@ -109,7 +115,8 @@ def parse_and_embed(
     except BaseException:
         ahead.cancel()
         raise
-    return docs, ahead.finish()
+    ahead.finish()
+    return docs, ahead
 
 
 def with_ahead(scored: Scored, ahead: EmbeddingStats) -> Scored:
@@ -120,12 +127,14 @@ def with_ahead(scored: Scored, ahead: EmbeddingStats) -> Scored:
     )
 
 
-def score_documents(planned: PlannedRun, docs: Sequence[ParsedDocument]) -> Scored:
+def score_documents(
+    planned: PlannedRun, docs: Sequence[ParsedDocument], scorer: Scorer | None = None
+) -> Scored:
     """The documents' scores (``Scorer.isolated``), with the scorer's method; no model is loaded
-    when no document needs scoring."""
+    when no document needs scoring. ``scorer``: one of this plan already loaded (``EmbedAhead``'s)."""
     if not any(d.ok for d in docs):
         return Scored(matches=[], cells=[])
-    scorer = Scorer.from_settings(planned.settings, planned.catalogue, planned.setup)
+    scorer = scorer or Scorer.from_settings(planned.settings, planned.catalogue, planned.setup)
     return replace(scorer.isolated(docs), method=scorer.method)
 
 
@@ -160,7 +169,7 @@ def run(
     with clock.step("extract"):
         docs, ahead = parse_and_embed(planned, planned.plan.to_process, progress)
     with clock.step("score"):
-        scored = with_ahead(score_documents(planned, docs), ahead)
+        scored = with_ahead(score_documents(planned, docs, ahead.scorer), ahead.stats)
     with clock.step("reuse"):
         reuse = find_reuse(planned, [d for d in docs if d.doc_id not in scored.failed])
     return publish(planned, docs, scored, clock, reuse=reuse)
