@@ -109,34 +109,63 @@ def test_fusion_refuses_missing_channels():
     assert np.allclose(fused, 1.0)
 
 
-def test_boilerplate_is_never_embedded_and_changes_no_other_result(monkeypatch, tmp_path):
-    """Skipping the unscored kinds before embedding leaves every cell, verdict, decision and the
-    matches of every other clause exactly as scoring everything gives them."""
-    from pathlib import Path
-
+def _lean_equals_full(monkeypatch, path, models, cache_dir):
+    """Score ``path`` skipping the unscored kinds and scoring every clause; assert that only the
+    skipped clauses' matches and decision scores differ. The two results."""
     from compare.ingest.parse import parse_document
     from compare.match import scorer as scorers
     from compare.match.scorer import Scorer, load_run_catalogue
     from compare.settings import Settings
-    from tests.conftest import CORPUS
 
-    doc = parse_document(CORPUS / "ningbo-2016-29.pdf")
-    boilerplate = {c.clause_id for c in doc.clauses if c.kind in scorers.UNSCORED_KINDS}
-    assert boilerplate  # the sample has 印发/抄送 lines
-    settings = Settings.from_env(models=("hashing",), cache_dir=Path(tmp_path))
+    doc = parse_document(path)
+    skipped = {c.clause_id for c in doc.clauses if c.kind in scorers.UNSCORED_KINDS}
+    assert skipped  # every document here has 印发/抄送 lines or table fragments
+    settings = Settings.from_env(models=models, **({} if cache_dir is None else {"cache_dir": cache_dir}))
 
     def scored():
         return Scorer.from_settings(settings, load_run_catalogue(settings)).score([doc])
 
     lean = scored()
-    monkeypatch.setattr(scorers, "UNSCORED_KINDS", frozenset())
-    full = scored()
-    assert lean.embedding.requested == full.embedding.requested - len(boilerplate)
+    with monkeypatch.context() as patch:
+        patch.setattr(scorers, "UNSCORED_KINDS", frozenset())
+        full = scored()
+    assert lean.embedding.requested == full.embedding.requested - len(skipped) * len(models)
     assert lean.cells == full.cells and lean.verdicts == full.verdicts
-    assert lean.matches == [m for m in full.matches if m.clause_id not in boilerplate]
+    assert lean.matches == [m for m in full.matches if m.clause_id not in skipped]
     by_id = {d.clause_id: d for d in full.decisions}
     for decision in lean.decisions:
-        if decision.clause_id in boilerplate:
+        if decision.clause_id in skipped:
             assert decision.decision == "none" and decision.measure_id is None and np.isnan(decision.score)
         else:
             assert decision == by_id[decision.clause_id]
+    return lean, full
+
+
+def test_boilerplate_is_never_embedded_and_changes_no_other_result(monkeypatch, tmp_path):
+    """Skipping the unscored kinds before embedding leaves every cell, decision and the matches
+    of every other clause exactly as scoring everything gives them (hashing encoder)."""
+    from tests.conftest import CORPUS
+
+    _lean_equals_full(monkeypatch, CORPUS / "ningbo-2016-29.pdf", ("hashing",), tmp_path)
+
+
+@pytest.mark.model
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "path",
+    [
+        "provincial/ningbo-2016-29.pdf",
+        "negatives/anhui-2023-wheat-scab.pdf",
+        "annexes/hunan-2015-86-division.pdf",
+    ],
+)
+def test_boilerplate_skipping_keeps_every_verdict_of_plans_negatives_and_annexes(monkeypatch, path):
+    """With the default models and the shipped calibration, so that each document gets a relevance
+    verdict: a plan, an off-topic policy and a table annex keep their verdicts, cells and decisions.
+    The compare cache (where the models are) holds the measures' and exemplars' vectors as a run
+    leaves them; vectors are keyed by model and text, so sharing it changes no result."""
+    from compare.settings import DEFAULT_MODELS
+    from tests.conftest import ROOT
+
+    lean, _ = _lean_equals_full(monkeypatch, ROOT / "corpora" / path, tuple(DEFAULT_MODELS), None)
+    assert lean.verdicts  # judged, not left without a verdict
