@@ -24,6 +24,7 @@ from compare.match.embed import EmbeddingCache
 from compare.match.encoders import (
     E5_SPEC,
     HASHING_SPEC,
+    ONNX_BACKENDS,
     OnnxE5Encoder,
     SentenceTransformerEncoder,
     UniversalSentenceEncoder,
@@ -188,6 +189,33 @@ def test_a_text_gets_its_vector_whatever_its_batch(backend: str, onnx_dir: Path)
     together = encoder.encode(ODD, role="passage")
     alone = np.concatenate([encoder.encode([text], role="passage") for text in ODD])
     np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("backend", ["onnx-fp32", "onnx-int8"])
+def test_parallel_batches_give_the_vectors_of_one_thread(backend: str, onnx_dir: Path) -> None:
+    """Several threads run batches at once (one operator thread each): every vector is the
+    one a single thread computes, bit for bit, in the order of the texts."""
+    precision = ONNX_BACKENDS[backend]
+    texts = ODD + [f"第{i}条：推进“互联网+”{'现代农业' * (i % 7 + 1)}。" for i in range(40)]
+    one = OnnxE5Encoder(onnx_dir, precision, threads=1)
+    two = OnnxE5Encoder(onnx_dir, precision, threads=2)
+    assert (one.workers, two.workers) == (1, 2)
+    for role in ("query", "passage"):
+        np.testing.assert_array_equal(two.encode(texts, role=role), one.encode(texts, role=role))
+
+
+@pytest.mark.model
+def test_a_failing_batch_fails_the_parallel_encode(onnx_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    encoder = OnnxE5Encoder(onnx_dir, "int8", threads=2)
+
+    class Broken:
+        def run(self, *args: object) -> list[np.ndarray]:
+            raise RuntimeError("onnx run failed")
+
+    monkeypatch.setattr(encoder, "_session", Broken())
+    with pytest.raises(RuntimeError, match="onnx run failed"):
+        encoder.encode(ODD, role="query")
 
 
 @pytest.mark.model
