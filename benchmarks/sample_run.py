@@ -54,7 +54,12 @@ def one_run(backend: str, folder: Path) -> dict[str, float]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         timings, embedded = con.execute("SELECT timings, n_embedded FROM runs").fetchone()  # type: ignore[misc]
     stages = json.loads(timings) if isinstance(timings, str) else dict(timings)
-    return {"wall_s": round(wall, 2), "n_embedded": embedded, **{k: round(v, 2) for k, v in stages.items()}}
+    return {
+        "wall_s": round(wall, 2),
+        "stages_s": round(sum(stages.values()), 2),
+        "n_embedded": embedded,
+        **{k: round(v, 2) for k, v in stages.items()},
+    }
 
 
 def main() -> None:
@@ -84,6 +89,9 @@ def main() -> None:
     }
     base = backends[-1]
     for backend in backends[:-1]:
+        record[f"stages_ratio_{base}_to_{backend}"] = round(
+            medians[base]["stages_s"] / medians[backend]["stages_s"], 2
+        )
         record[f"score_ratio_{base}_to_{backend}"] = round(
             medians[base]["score"] / medians[backend]["score"], 2
         )
@@ -92,7 +100,7 @@ def main() -> None:
         )
     for backend, figures in medians.items():
         print(f"median {backend}: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
-    print({k: v for k, v in record.items() if k.startswith(("score_ratio", "wall_ratio"))})
+    print({k: v for k, v in record.items() if k.startswith(("stages_ratio", "score_ratio", "wall_ratio"))})
     RESULTS.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     print(f"written: {RESULTS}")
 
