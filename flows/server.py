@@ -12,38 +12,73 @@ from typing import Any
 from compare.run import lifecycle
 
 API_URL = "PREFECT_API_URL"
+PROFILES_PATH = "PREFECT_PROFILES_PATH"
 
 
-def _profile_api_url(home: Path) -> str | None:
-    """PREFECT_API_URL of the active profile in ``<PREFECT_HOME>/profiles.toml``, if any."""
+def _toml(path: Path) -> dict[str, Any]:
     try:
-        profiles = tomllib.loads((home / "profiles.toml").read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return None
+        return {}
+
+
+def _text(config: Any, *keys: str) -> str | None:
+    """The non-empty string at ``keys`` in nested tables, if any."""
+    for key in keys:
+        config = config.get(key) if isinstance(config, dict) else None
+    return config if isinstance(config, str) and config else None
+
+
+def _dotenv(folder: Path) -> dict[str, str | None]:
+    if not (folder / ".env").is_file():
+        return {}
+    import dotenv
+
+    return dict(dotenv.dotenv_values(folder / ".env"))
+
+
+def _profiles_path(folder: Path, dotenv_values: dict[str, str | None]) -> Path:
+    """Where Prefect reads its profiles, in its own order of sources."""
+    named = (
+        os.environ.get(PROFILES_PATH)
+        or dotenv_values.get(PROFILES_PATH)
+        or _text(_toml(folder / "prefect.toml"), "profiles_path")
+        or _text(_toml(folder / "pyproject.toml"), "tool", "prefect", "profiles_path")
+    )
+    if named:
+        return Path(named).expanduser()
+    home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+    return home / "profiles.toml"
+
+
+def _profile_api_url(profiles_path: Path) -> str | None:
+    """PREFECT_API_URL of the active profile in the profiles file, if any."""
+    profiles = _toml(profiles_path)
     active = os.environ.get("PREFECT_PROFILE") or profiles.get("active")
-    profile = profiles.get("profiles", {}).get(active, {}) if isinstance(active, str) else {}
-    value = profile.get(API_URL) if isinstance(profile, dict) else None
-    return value if isinstance(value, str) and value else None
+    return _text(profiles, "profiles", active, API_URL) if isinstance(active, str) else None
 
 
-def _file_api_url(folder: Path) -> str | None:
-    """An API url set in ``prefect.toml`` (``[api] url``) of the working folder, if any."""
-    try:
-        config = tomllib.loads((folder / "prefect.toml").read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return None
-    api = config.get("api", {})
-    value = api.get("url") if isinstance(api, dict) else None
-    return value if isinstance(value, str) and value else None
+def configured_api_url(folder: Path | None = None) -> str | None:
+    """The Prefect API url that Prefect's settings would find for a command run in ``folder`` (the
+    working folder), read from the same sources, without importing Prefect (a second): the
+    environment, ``.env``, ``prefect.toml`` (``[api] url``), ``pyproject.toml``
+    (``[tool.prefect.api] url``) and the active profile. ``tests/test_server_config.py`` checks
+    it against Prefect's own settings."""
+    folder = Path.cwd() if folder is None else folder
+    if os.environ.get(API_URL):
+        return os.environ[API_URL]
+    dotenv_values = _dotenv(folder)
+    return (
+        dotenv_values.get(API_URL)
+        or _text(_toml(folder / "prefect.toml"), "api", "url")
+        or _text(_toml(folder / "pyproject.toml"), "tool", "prefect", "api", "url")
+        or _profile_api_url(_profiles_path(folder, dotenv_values))
+    )
 
 
 def api_configured() -> bool:
-    """Whether runs report to a configured Prefect server (``PREFECT_API_URL`` in the environment,
-    the active Prefect profile, or ``prefect.toml``), found without importing Prefect (seconds)."""
-    if os.environ.get(API_URL):
-        return True
-    home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
-    return _profile_api_url(home) is not None or _file_api_url(Path.cwd()) is not None
+    """Whether runs report to a configured Prefect server (:func:`configured_api_url`)."""
+    return configured_api_url() is not None
 
 
 def temporary_server(folder: Path) -> Any | None:
