@@ -209,13 +209,15 @@ def test_parallel_batches_give_the_vectors_of_one_thread(backend: str, onnx_dir:
 def test_a_failing_batch_fails_the_parallel_encode(onnx_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     encoder = OnnxE5Encoder(onnx_dir, "int8", threads=2)
 
-    class Broken:
-        def run(self, *args: object) -> list[np.ndarray]:
-            raise RuntimeError("onnx run failed")
+    def broken(*args: object) -> list[np.ndarray]:
+        raise RuntimeError("onnx run failed")
 
-    monkeypatch.setattr(encoder, "_session", Broken())
+    encoder.encode(ODD, role="query")  # both sessions made
+    assert len(encoder._sessions) == 2
+    monkeypatch.setattr(encoder._sessions[1], "run", broken)
     with pytest.raises(RuntimeError, match="onnx run failed"):
         encoder.encode(ODD, role="query")
+    assert encoder._free.qsize() == 2  # every session is back for the next call
 
 
 @pytest.mark.model
