@@ -505,7 +505,9 @@ def test_compare_run_exits_0_clean_1_bad_files_2_refused_3_nothing_published(
     published = digest(path)
 
     with monkeypatch.context() as patch:  # B is tried again; scoring cannot even start
-        _raising(patch, match_scorer.Scorer, "from_settings", lambda *a: True, RuntimeError("out of memory"))
+        _raising(
+            patch, match_scorer.Scorer, "from_settings", lambda *a, **k: True, RuntimeError("out of memory")
+        )
         stopped = runner.invoke(app, args)
     assert stopped.exit_code == 3, stopped.output
     assert "RuntimeError: out of memory" in _flat(stopped.output)

@@ -88,6 +88,36 @@ def fixed_texts(catalogue: Catalogue, bank: ExemplarBank) -> list[tuple[Role, li
     return groups
 
 
+@dataclass(frozen=True)
+class LoadedModel:
+    """One of the settings' models, loaded: its encoder and its embedding cache."""
+
+    encoder: Encoder
+    cache: EmbeddingCache
+
+    @classmethod
+    def load(cls, settings: Settings, spec: str, *, cached: bool = True) -> LoadedModel:
+        """The model ``spec`` of the settings; ``cached``: with the embedding cache of
+        ``settings.cache_dir`` (every vector stored there, loaded); without it, an empty one."""
+        encoder = load_encoder(spec, settings.cache_dir, e5_backend=settings.e5_backend)
+        cache = (
+            EmbeddingCache.open(settings.cache_dir, encoder.model_id, encoder.dim)
+            if cached
+            else EmbeddingCache(folder=None, dim=encoder.dim)
+        )
+        return cls(encoder, cache)
+
+    def embed_clauses(self, doc: ParsedDocument) -> EmbeddingStats:
+        """Embed one parsed document's clauses into the cache now, exactly as ``Scorer.score``
+        would embed them, so that scoring finds them there: what lets a run embed one document
+        while it parses the next (``compare.run.pipeline.EmbedAhead``)."""
+        stats = EmbeddingStats()
+        if doc.ok:
+            queries = [clause_query(c) for c in doc.clauses if c.kind not in UNSCORED_KINDS]
+            embeddings(self.encoder, queries, role="query", cache=self.cache, stats=stats)
+        return stats
+
+
 @dataclass
 class Scorer:
     """Embeds clauses and measures, scores every clause against every measure, decides coverage."""
@@ -107,26 +137,23 @@ class Scorer:
         setup: ScoringSetup | None = None,
         *,
         cached: bool = True,
+        loaded: Mapping[str, LoadedModel] | None = None,
     ) -> Scorer:
         """The scorer of the settings: every scorer is made here (a run, a staging worker, the
         evaluation). ``setup``: what a plan found (``scoring_setup``), so that the exemplar bank and
         the calibration are read once per run. ``cached``: with the embedding cache of
-        ``settings.cache_dir`` (every vector stored there, loaded); without it, an empty one."""
+        ``settings.cache_dir`` (every vector stored there, loaded); without it, an empty one.
+        ``loaded``: models of these settings already loaded (``LoadedModel.load``), by spec."""
         setup = setup or scoring_setup(settings, catalogue)
-        encoders = {
-            spec: load_encoder(spec, settings.cache_dir, e5_backend=settings.e5_backend)
+        loaded = loaded or {}
+        models = {
+            spec: loaded[spec] if spec in loaded else LoadedModel.load(settings, spec, cached=cached)
             for spec in settings.models
-        }
-        caches = {
-            spec: EmbeddingCache.open(settings.cache_dir, enc.model_id, enc.dim)
-            if cached
-            else EmbeddingCache(folder=None, dim=enc.dim)
-            for spec, enc in encoders.items()
         }
         return cls(
             catalogue=catalogue,
-            encoders=encoders,
-            caches=caches,
+            encoders={spec: model.encoder for spec, model in models.items()},
+            caches={spec: model.cache for spec, model in models.items()},
             calibration=setup.calibration,
             top_k=settings.top_k,
             bank=setup.bank,
@@ -188,18 +215,6 @@ class Scorer:
             result[spec] = clause_vectors @ exemplar_vectors.T
         result[LEXICAL] = lexical_cosines([c.text_norm for c in clauses], list(self.bank.texts))
         return result
-
-    def embed_ahead(self, doc: ParsedDocument) -> EmbeddingStats:
-        """Embed one parsed document's clauses into the embedding caches now, exactly as ``score``
-        would embed them, so that scoring finds them there: what lets a run embed one document
-        while it parses the next (``compare.run.pipeline.EmbedAhead``)."""
-        stats = EmbeddingStats()
-        if not doc.ok:
-            return stats
-        queries = [clause_query(c) for c in doc.clauses if c.kind not in UNSCORED_KINDS]
-        for spec, encoder in self.encoders.items():
-            embeddings(encoder, queries, role="query", cache=self.caches[spec], stats=stats)
-        return stats
 
     def score(self, docs: Sequence[ParsedDocument]) -> Scored:
         """The batch's matches, cells and clause decisions; an exception leaves as a ``StepError``

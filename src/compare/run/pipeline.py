@@ -26,14 +26,15 @@ the next run tries it again; a document that was fine before keeps its previous 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 from compare.ingest.parse import parse_documents
 from compare.match.embed import EmbeddingStats
-from compare.match.scorer import Scored, Scorer, load_run_catalogue
+from compare.match.scorer import LoadedModel, Scored, Scorer, load_run_catalogue
 from compare.records import ParsedDocument
 from compare.settings import Settings
 from compare.store.plan import Clock, PlannedRun, plan_run
@@ -45,57 +46,101 @@ LOG = logging.getLogger(__name__)
 
 
 class EmbedAhead:
-    """Embeds each parsed document's clauses into the embedding cache as soon as it is parsed, in a
-    thread of its own, so that a run embeds one document while it parses the next; scoring then
-    finds the vectors in the cache (``Scorer.embed_ahead``). The encoders load in that thread too,
-    beside the first parse. The measures and exemplars are left to scoring: embedded ahead too,
-    they ran against the parsing for the two cores, and a cold run of the sample corpus took longer
-    (36 s of stages against 33 s, benchmarks/sample_run.py). Best effort: a document whose embedding fails here is embedded again
-    when it is scored, where the failure is named and kept to that document."""
+    """Embeds each parsed document's clauses into the embedding caches as soon as it is parsed,
+    so that a run embeds while it parses the next file; scoring then finds the vectors in the
+    caches (``LoadedModel.embed_clauses``) and goes on with the models loaded here (``scorer``).
+
+    The models load side by side, each in a thread of its own; one thread embeds, a document at
+    a time, with every model loaded so far, and a model that loads later catches up on the
+    documents it missed. So e5 (loaded in about a second) embeds beside the parse while USE's
+    pure-Python tokenizer still loads, and the two models never embed at once (each keeps both
+    cores busy on its own; together they thrash). The measures and exemplars are left to
+    scoring: embedded ahead too, they ran against the parsing for the two cores (36 s of stages
+    against 33 s for a cold run of the sample corpus, benchmarks/sample_run.py). Best effort: a
+    model that fails to load here, or a document whose embedding fails, is loaded or embedded
+    again when scored, where the failure is named and kept to that document."""
 
     def __init__(self, planned: PlannedRun) -> None:
         self.planned = planned
         self.stats = EmbeddingStats()
+        self._lock = threading.Lock()
+        self._models: dict[str, LoadedModel] = {}
+        self._missed: dict[str, list[ParsedDocument]] = {}
+        self._loaders: ThreadPoolExecutor | None = None
+        self._embedder: ThreadPoolExecutor | None = None
         self._scorer: Scorer | None = None
-        self._pool: ThreadPoolExecutor | None = None
-        self._futures: list[Future[None]] = []
 
     def __call__(self, doc: ParsedDocument) -> None:
         """Queue ``doc`` (a document that failed to parse has nothing to embed)."""
         if not doc.ok:
             return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-ahead")
-        self._futures.append(self._pool.submit(self._embed, doc))
+        if self._embedder is None:  # the first document: load the models
+            specs = self.planned.settings.models
+            self._missed = {spec: [] for spec in specs}
+            self._embedder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-ahead")
+            self._loaders = ThreadPoolExecutor(max_workers=len(specs), thread_name_prefix="load-model")
+            for spec in specs:
+                self._loaders.submit(self._load, spec)
+        self._embedder.submit(self._embed_document, doc)
 
-    def _embed(self, doc: ParsedDocument) -> None:
+    def _load(self, spec: str) -> None:
         try:
-            if self._scorer is None:  # the first document: load the models
-                planned = self.planned
-                self._scorer = Scorer.from_settings(planned.settings, planned.catalogue, planned.setup)
-            done = self._scorer.embed_ahead(doc)
-        except Exception as exc:  # scoring embeds it again, and names the failure there
-            LOG.debug("embedding %s ahead failed: %s", doc.file_name, exc)
+            model = LoadedModel.load(self.planned.settings, spec)
+        except Exception as exc:  # scoring loads it again, and names the failure there
+            LOG.debug("loading %s ahead failed: %s", spec, exc)
             return
-        self.stats.requested += done.requested
-        self.stats.embedded += done.embedded
+        with self._lock:
+            self._models[spec] = model
+            missed = self._missed.pop(spec, [])
+        if missed and self._embedder is not None:
+            self._embedder.submit(self._embed_all, spec, model, missed)
+
+    def _embed_document(self, doc: ParsedDocument) -> None:
+        for spec in self.planned.settings.models:
+            with self._lock:
+                model = self._models.get(spec)
+                if model is None:
+                    if spec in self._missed:  # not loaded yet: embedded when it is
+                        self._missed[spec].append(doc)
+                    continue
+            self._embed_all(spec, model, [doc])
+
+    def _embed_all(self, spec: str, model: LoadedModel, docs: Sequence[ParsedDocument]) -> None:
+        for doc in docs:
+            try:
+                done = model.embed_clauses(doc)
+            except Exception as exc:  # scoring embeds it again, and names the failure there
+                LOG.debug("embedding %s ahead with %s failed: %s", doc.file_name, spec, exc)
+                continue
+            with self._lock:
+                self.stats.requested += done.requested
+                self.stats.embedded += done.embedded
 
     def finish(self) -> EmbeddingStats:
-        """Wait for every queued document; what was embedded ahead."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
+        """Wait for the models to load and every queued document; what was embedded ahead."""
+        if self._loaders is not None:
+            self._loaders.shutdown(wait=True)  # a late model queues its catch-up first
+        if self._embedder is not None:
+            self._embedder.shutdown(wait=True)
         return self.stats
 
     @property
     def scorer(self) -> Scorer | None:
-        """The scorer that embedded ahead, its caches holding every vector so far (None when no
-        document was queued): scoring goes on with it rather than loading the caches again."""
+        """A scorer of the plan with the models loaded here, their caches holding every vector so
+        far (None when no document was queued): scoring goes on with it rather than loading the
+        models and their caches again. Call after ``finish``."""
+        if self._scorer is None and self._models:
+            planned = self.planned
+            self._scorer = Scorer.from_settings(
+                planned.settings, planned.catalogue, planned.setup, loaded=self._models
+            )
         return self._scorer
 
     def cancel(self) -> None:
         """Drop the queued documents (a stopping run does not wait for them)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        for pool in (self._loaders, self._embedder):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
 
 
 def parse_and_embed(
