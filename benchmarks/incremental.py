@@ -31,77 +31,25 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-import duckdb
+from commands import compare_env, compare_run, last_run, models_only_cache
 
-from compare.settings import DEFAULT_MODELS, Settings, default_cache_dir
+from compare.settings import DEFAULT_MODELS, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "incremental.json"
 RUNNER_RESULTS = ROOT / "benchmarks" / "results" / "incremental-runners.json"
-RUN_TIMEOUT_S = 1800
-
-
-def _cache(folder: Path) -> Path:
-    """A cache folder with no embeddings or parsed documents, sharing the built models."""
-    cache = folder / "cache"
-    cache.mkdir()
-    models = default_cache_dir() / "models"
-    if models.is_dir():
-        (cache / "models").symlink_to(models)
-    return cache
 
 
 def _compare_run(corpus: Path, warehouse: Path, cache: Path, models: str, *extra: str) -> dict[str, Any]:
     """``compare run`` in its own process; its wall time and what it recorded in ``runs``."""
-    env = {
-        **os.environ,
-        "COMPARE_CACHE_DIR": str(cache),
-        "PREFECT_HOME": str(cache.parent / "prefect"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    }
-    args = [
-        sys.executable,
-        "-m",
-        "compare.cli.main",
-        "run",
-        "--corpus",
-        str(corpus),
-        "--warehouse",
-        str(warehouse),
-    ]
-    tick = time.perf_counter()
-    done = subprocess.run(
-        [*args, "--models", models, *extra],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
+    wall = compare_run(
+        corpus, warehouse, compare_env(cache, cache.parent / "prefect"), "--models", models, *extra
     )
-    wall = time.perf_counter() - tick
-    if done.returncode != 0:
-        raise SystemExit(f"compare run failed ({done.returncode}):\n{done.stdout}\n{done.stderr[-3000:]}")
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        row = con.execute(
-            "SELECT n_processed, n_unchanged, n_embedded, n_clauses, timings FROM runs ORDER BY finished_at DESC LIMIT 1"
-        ).fetchall()[0]
-    timings = json.loads(row[4])
-    return {
-        "wall_s": round(wall, 2),
-        "stages_s": round(sum(timings.values()), 2),
-        "timings": {k: round(v, 2) for k, v in timings.items()},
-        "n_processed": row[0],
-        "n_unchanged": row[1],
-        "n_embedded": row[2],
-        "n_clauses": row[3],
-    }
+    return {"wall_s": round(wall, 2), **last_run(warehouse)}
 
 
 def _corpus(folder: Path, files: list[Path]) -> Path:
@@ -117,7 +65,7 @@ def scenario_runs(name: str, files: list[Path], runs: int, models: str) -> list[
     for attempt in range(runs):
         with tempfile.TemporaryDirectory(prefix=f"compare-bench-{name}-") as tmp:
             folder = Path(tmp)
-            cache, warehouse = _cache(folder), folder / "w.duckdb"
+            cache, warehouse = models_only_cache(folder), folder / "w.duckdb"
             if name == "full":
                 result = _compare_run(_corpus(folder, files), warehouse, cache, models)
             elif name == "no_change":
@@ -147,7 +95,7 @@ def runners(runs: int, workers: int, copies: int) -> None:
                 (corpus / f"{path.stem}-{copy}.pdf").write_bytes(
                     path.read_bytes() + f"\n% copy {copy}\n".encode()
                 )
-        cache, warehouse = _cache(folder), folder / "w.duckdb"
+        cache, warehouse = models_only_cache(folder), folder / "w.duckdb"
         _compare_run(corpus, warehouse, cache, "hashing")
         for _ in range(runs):
             for label, count in (("one thread", 1), (f"{workers} processes", workers)):

@@ -18,35 +18,21 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import tempfile
-import time
 from pathlib import Path
+
+from commands import COMPARE, compare_env, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "nochange.json"
 CORPUS = ROOT / "corpora" / "provincial"
-COMPARE = ROOT / ".venv" / "bin" / "compare"
-TIMEOUT_S = 1800
-
-
-def timed(args: list[str], env: dict[str, str]) -> tuple[float, str]:
-    tick = time.perf_counter()
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
-    wall = time.perf_counter() - tick
-    if done.returncode != 0:
-        raise SystemExit(
-            f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
-        )
-    return wall, done.stdout
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    env.pop("PREFECT_API_URL", None)
+    env = compare_env()
     with tempfile.TemporaryDirectory(prefix="compare-bench-nochange-") as tmp:
         warehouse = str(Path(tmp) / "w.duckdb")
         run = [str(COMPARE), "run", "--corpus", str(CORPUS), "--warehouse", warehouse]

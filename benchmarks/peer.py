@@ -33,23 +33,21 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+import commands
 import duckdb
 import numpy as np
 
 from compare.match.catalogue import load_catalogue
 from compare.match.labels import read_labels
-from compare.settings import default_cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "peer.json"
 CATALOGUE = ROOT / "corpora" / "national" / "catalogue.json"
 SAMPLE = ROOT / "corpora" / "provincial"
-RUN_TIMEOUT_S = 1800
 MIN_SENTENCE_CHARS = 10
 LOO_F1 = 0.960  # docs/evaluation.md, leave-one-out
 
@@ -113,35 +111,11 @@ def naive_run(pdfs: list[Path], gold: set[tuple[str, str]]) -> tuple[float, list
 # --- compare run --------------------------------------------------------------------------
 
 
-def _env(cache: Path, prefect_home: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "COMPARE_CACHE_DIR": str(cache),
-        "PREFECT_HOME": str(prefect_home),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    }
-    env.pop("PREFECT_API_URL", None)  # the temporary server, as a researcher's first run has it
-    return env
-
-
-def compare_run(corpus: Path, warehouse: Path, cache: Path, prefect_home: Path) -> float:
+def timed_compare_run(corpus: Path, warehouse: Path, cache: Path, prefect_home: Path) -> float:
     """``compare run`` in its own process; its wall time. ``prefect_home``: Prefect's own folder
     (its database), kept from the warm-up as a user's ``~/.prefect`` is kept between runs (a
     fresh one costs the temporary server ~6 s of database set-up on its first start)."""
-    args = [ROOT / ".venv" / "bin" / "compare", "run", "--corpus", corpus, "--warehouse", warehouse]
-    tick = time.perf_counter()
-    done = subprocess.run(
-        [str(a) for a in args],
-        env=_env(cache, prefect_home),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-    )
-    wall = time.perf_counter() - tick
-    if done.returncode != 0:
-        raise SystemExit(f"compare run failed ({done.returncode}):\n{done.stdout}\n{done.stderr[-3000:]}")
-    return wall
+    return commands.compare_run(corpus, warehouse, commands.compare_env(cache, prefect_home))
 
 
 def compare_covered(warehouse: Path) -> tuple[set[tuple[str, str]], dict[str, int]]:
@@ -191,14 +165,11 @@ def main() -> None:
     naive_walls, compare_walls, compare_sets = [], [], []
     with tempfile.TemporaryDirectory(prefix="compare-bench-peer-") as tmp:
         folder = Path(tmp)
-        warm = folder / "warm" / "cache"
-        warm.mkdir(parents=True)
-        models = default_cache_dir() / "models"
-        if models.is_dir():
-            (warm / "models").symlink_to(models)
+        (folder / "warm").mkdir()
+        warm = commands.models_only_cache(folder / "warm")
         tick = time.perf_counter()
         prefect_home = folder / "warm" / "prefect"
-        compare_run(SAMPLE, folder / "warm" / "throwaway.duckdb", warm, prefect_home)
+        timed_compare_run(SAMPLE, folder / "warm" / "throwaway.duckdb", warm, prefect_home)
         print(f"warm-up on {SAMPLE.name}: {time.perf_counter() - tick:.1f} s (untimed)", flush=True)
         for attempt in range(args.runs):
             wall, rows, threshold = naive_run(pdfs, gold)
@@ -212,7 +183,7 @@ def main() -> None:
             corpus.mkdir()
             for pdf in pdfs:
                 shutil.copy(pdf, corpus / pdf.name)
-            wall = compare_run(corpus, round_dir / "w.duckdb", cache, prefect_home)
+            wall = timed_compare_run(corpus, round_dir / "w.duckdb", cache, prefect_home)
             compare_walls.append(wall)
             covered, counts = compare_covered(round_dir / "w.duckdb")
             compare_sets.append(covered)

@@ -20,45 +20,26 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-import duckdb
-
-from compare.settings import default_cache_dir
+from commands import compare_env, compare_run, last_run, models_only_cache
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "sample_run.json"
 CORPUS = ROOT / "corpora" / "provincial"
-RUN_TIMEOUT_S = 1800
 
 
 def one_run(backend: str, folder: Path) -> dict[str, float]:
-    cache = folder / "cache"
-    cache.mkdir()
-    (cache / "models").symlink_to(default_cache_dir() / "models")
     warehouse = folder / "w.duckdb"
-    env = {**os.environ, "COMPARE_CACHE_DIR": str(cache), "COMPARE_E5_BACKEND": backend,
-           "PREFECT_HOME": str(folder / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}  # fmt: skip
-    env.pop("PREFECT_API_URL", None)
-    tick = time.perf_counter()
-    done = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "compare"), "run", "--corpus", str(CORPUS), "--warehouse", str(warehouse)],
-        env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
-    )  # fmt: skip
-    wall = time.perf_counter() - tick
-    if done.returncode != 0:
-        raise SystemExit(f"compare run ({backend}) failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        timings, embedded = con.execute("SELECT timings, n_embedded FROM runs").fetchone()  # type: ignore[misc]
-    stages = json.loads(timings) if isinstance(timings, str) else dict(timings)
+    env = {**compare_env(models_only_cache(folder), folder / "prefect"), "COMPARE_E5_BACKEND": backend}
+    wall = compare_run(CORPUS, warehouse, env)
+    record = last_run(warehouse)
     return {
         "wall_s": round(wall, 2),
-        "stages_s": round(sum(stages.values()), 2),
-        "n_embedded": embedded,
-        **{k: round(v, 2) for k, v in stages.items()},
+        "stages_s": record["stages_s"],
+        "n_embedded": record["n_embedded"],
+        **record["timings"],
     }
 
 
