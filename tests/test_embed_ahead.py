@@ -37,9 +37,11 @@ def _requested(docs: list[ParsedDocument]) -> int:
     return sum(1 for d in docs for c in d.clauses if c.kind not in UNSCORED_KINDS)
 
 
-def _ahead(monkeypatch: pytest.MonkeyPatch, load: Any) -> pipeline.EmbedAhead:
+def _ahead(
+    monkeypatch: pytest.MonkeyPatch, load: Any, models: tuple[str, ...] = ("fast", "slow")
+) -> pipeline.EmbedAhead:
     monkeypatch.setattr(pipeline.LoadedModel, "load", staticmethod(load))
-    planned: Any = SimpleNamespace(settings=SimpleNamespace(models=("fast", "slow")))
+    planned: Any = SimpleNamespace(settings=SimpleNamespace(models=models))
     return pipeline.EmbedAhead(planned)
 
 
@@ -119,3 +121,41 @@ def test_a_document_whose_embedding_fails_does_not_stop_the_others(
     keys = set(ahead._models["fast"].cache.vectors)
     assert _queries(docs[0]) | _queries(docs[2]) <= keys
     assert not (_queries(bad) - _queries(docs[0]) - _queries(docs[2])) & keys
+
+
+def test_a_late_model_embeds_the_documents_in_their_order(
+    monkeypatch: pytest.MonkeyPatch, docs: list[ParsedDocument]
+) -> None:
+    """Documents queued before the late model loaded, but not yet embedded when it did, wait for
+    its catch-up: the model embeds every document in order (USE's last bits depend on it)."""
+    loaded, unblock = threading.Event(), threading.Event()
+    order: list[str] = []
+    fast, slow = _model(64), _model(32)
+    fast_embed, slow_embed = fast.embed_clauses, slow.embed_clauses
+
+    def blocked(doc: ParsedDocument) -> Any:
+        assert unblock.wait(WAIT_S)
+        return fast_embed(doc)
+
+    def recorded(doc: ParsedDocument) -> Any:
+        order.append(doc.doc_id)
+        return slow_embed(doc)
+
+    object.__setattr__(fast, "embed_clauses", blocked)
+    object.__setattr__(slow, "embed_clauses", recorded)
+
+    def load(settings: Any, spec: str) -> LoadedModel:
+        if spec == "slow":
+            assert loaded.wait(WAIT_S)
+            return slow
+        return fast
+
+    ahead = _ahead(monkeypatch, load, ("slow", "fast"))
+    for doc in docs:  # the slow model misses the first document; the embedder is held on its fast one
+        ahead(doc)
+    loaded.set()
+    while "slow" not in ahead._models:
+        threading.Event().wait(0.01)
+    unblock.set()
+    ahead.finish()
+    assert order == [d.doc_id for d in docs]

@@ -52,9 +52,11 @@ class EmbedAhead:
 
     The models load side by side, each in a thread of its own; one thread embeds, a document at
     a time, with every model loaded so far, and a model that loads later catches up on the
-    documents it missed. So e5 (loaded in about a second) embeds beside the parse while USE's
-    pure-Python tokenizer still loads, and the two models never embed at once (each keeps both
-    cores busy on its own; together they thrash). The measures and exemplars are left to
+    documents it missed, in their order, before any later one. So e5 (loaded in about a second)
+    embeds beside the parse while USE's pure-Python tokenizer still loads, and the two models
+    never embed at once (each keeps both cores busy on its own; together they thrash). Each
+    model embeds the documents in their order, as before: USE batches a call's texts by length,
+    so a vector's last bits depend on the texts embedded with it. The measures and exemplars are left to
     scoring: embedded ahead too, they ran against the parsing for the two cores (36 s of stages
     against 33 s for a cold run of the sample corpus, benchmarks/sample_run.py). Best effort: a
     model that fails to load here, or a document whose embedding fails, is loaded or embedded
@@ -91,16 +93,22 @@ class EmbedAhead:
             return
         with self._lock:
             self._models[spec] = model
+        if self._embedder is not None:
+            self._embedder.submit(self._catch_up, spec, model)
+
+    def _catch_up(self, spec: str, model: LoadedModel) -> None:
+        with self._lock:
             missed = self._missed.pop(spec, [])
-        if missed and self._embedder is not None:
-            self._embedder.submit(self._embed_all, spec, model, missed)
+        self._embed_all(spec, model, missed)
 
     def _embed_document(self, doc: ParsedDocument) -> None:
         for spec in self.planned.settings.models:
             with self._lock:
                 model = self._models.get(spec)
-                if model is None:
-                    if spec in self._missed:  # not loaded yet: embedded when it is
+                # not loaded, or loaded and not caught up yet: the model embeds the documents in
+                # their order (a text in two documents is embedded with the first, as in scoring)
+                if model is None or spec in self._missed:
+                    if spec in self._missed:
                         self._missed[spec].append(doc)
                     continue
             self._embed_all(spec, model, [doc])
