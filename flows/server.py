@@ -4,7 +4,12 @@ command stops one a killed command left."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
+import socket
+import sys
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -13,6 +18,8 @@ from compare.run import lifecycle
 
 API_URL = "PREFECT_API_URL"
 PROFILES_PATH = "PREFECT_PROFILES_PATH"
+#: Seconds between health checks of a starting temporary server (Prefect polls every 0.1 s).
+HEALTH_POLL_S = 0.05
 
 
 def _toml(path: Path) -> dict[str, Any]:
@@ -84,18 +91,83 @@ def api_configured() -> bool:
 def temporary_server(folder: Path) -> Any | None:
     """Start Prefect's temporary server for this process now, as the module docstring says, and
     record it in ``folder``; None when ``PREFECT_API_URL`` names a server. Prefect's clients use
-    this one (it is Prefect's own instance), and Prefect stops it at exit."""
-    from prefect.server.api import server as prefect_server
+    this one (it is Prefect's own instance), and Prefect stops it at exit.
+
+    The server process is launched before this process imports Prefect's server module, with the
+    command and environment Prefect's ``SubprocessASGIServer`` gives it; both then import that
+    module at once, on the two cores, instead of one after the other (about 4 s each here). The
+    instance is then handed the process and waits for it as its own ``start`` does."""
     from prefect.settings import PREFECT_API_URL
 
     if PREFECT_API_URL.value():
         return None
+    popen = lifecycle.ServerPopen(folder)
+    port = _free_port()
+    process = popen.Popen(args=_server_command(port), env=_server_environment())
+    from prefect.server.api import server as prefect_server
+
     server = prefect_server.SubprocessASGIServer()
-    if not server.running:
-        original = prefect_server.subprocess
-        prefect_server.subprocess = lifecycle.ServerPopen(folder)  # type: ignore[assignment]
-        try:
-            server.start()
-        finally:
-            prefect_server.subprocess = original
+    if server.running:  # started before in this process: ours is not needed
+        process.terminate()
+        process.wait()
+        return server
+    server.port, server.server_process, server.running = port, process, True
+    atexit.register(server.stop)
+    try:
+        _wait_until_healthy(server)
+    except BaseException:
+        server.stop()
+        raise
     return server
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _server_command(port: int) -> list[str]:
+    """``SubprocessASGIServer._run_uvicorn_command``'s arguments (Prefect 3.8.8)."""
+    import prefect
+
+    return [
+        sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent),
+        "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
+        "--log-level", "error", "--lifespan", "on",
+    ]  # fmt: skip
+
+
+def _server_environment() -> dict[str, str]:
+    """``SubprocessASGIServer._run_uvicorn_command``'s environment (Prefect 3.8.8)."""
+    from prefect.settings import get_current_settings
+
+    return {
+        **os.environ,
+        "PREFECT_UI_ENABLED": "0",
+        "PREFECT__SERVER_EPHEMERAL": "1",
+        "PREFECT__SERVER_FINAL": "1",
+        **get_current_settings().to_environment_variables(exclude_unset=True),
+    }
+
+
+def _wait_until_healthy(server: Any) -> None:
+    """Poll the server's health as ``SubprocessASGIServer.start`` does, until its startup timeout."""
+    import httpx
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+
+    deadline = time.monotonic() + PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
+    with httpx.Client() as client:
+        while time.monotonic() < deadline:
+            if server.server_process.poll() is not None:
+                raise RuntimeError(
+                    f"the temporary Prefect server exited with code {server.server_process.returncode} "
+                    "before it answered"
+                )
+            try:
+                if client.get(f"{server.api_url}/health").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(HEALTH_POLL_S)
+    raise RuntimeError("timed out waiting for the temporary Prefect server to answer")

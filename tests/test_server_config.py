@@ -138,3 +138,21 @@ def test_a_configured_server_is_found_where_prefect_finds_it(
             monkeypatch.setenv(key, value)
     assert configured_api_url(folder) == expected
     assert (expected is not None) == (case not in {"none", "inactive_profile"})
+
+
+def test_the_temporary_server_is_launched_as_prefect_launches_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``temporary_server`` launches the server process itself, before importing Prefect's server
+    module: its command and environment must stay those of Prefect's own ``SubprocessASGIServer``."""
+    from flows.server import _server_command, _server_environment
+    from prefect.server.api import server as prefect_server
+
+    launched: dict[str, object] = {}
+
+    def popen(*args: object, **kwargs: object) -> None:
+        launched.update(kwargs)
+
+    monkeypatch.setattr(prefect_server.subprocess, "Popen", popen)
+    instance = prefect_server.SubprocessASGIServer(port=4242)
+    instance._run_uvicorn_command()
+    assert launched["args"] == _server_command(4242)
+    assert launched["env"] == _server_environment()
