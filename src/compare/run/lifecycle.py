@@ -22,8 +22,9 @@
   ``<cache_dir>/prefect-servers``: a later run stops a recorded server whose command is gone,
   after checking that the process is still that server (same start time and command line).
 
-Nothing here imports Prefect: ``ServerPopen`` is what ``flows.server`` hands Prefect to start
-its server with; the rest is plain process handling with psutil.
+Nothing here imports Prefect: ``flows.server`` launches the server's process with
+``ServerPopen``, then hands it to Prefect's instance; the rest is plain process handling with
+psutil.
 """
 
 from __future__ import annotations
@@ -194,16 +195,12 @@ def _die_with_parent(libc: Any, parent: int) -> None:
 
 
 class ServerPopen:
-    """Stands in for the ``subprocess`` module inside Prefect's server module while the temporary
-    server starts: its ``Popen`` starts the server in a session of its own, to die with this
-    process, and records it."""
+    """Launches the temporary server's process: its ``Popen`` starts it in a session of its own,
+    to die with this process, and records it."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.parent = os.getpid()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(subprocess, name)
 
     def Popen(self, *args: Any, **kwargs: Any) -> subprocess.Popen[Any]:  # subprocess.Popen stand-in
         kwargs["start_new_session"] = True

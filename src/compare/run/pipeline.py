@@ -54,10 +54,9 @@ class EmbedAhead:
     a time, with every model loaded so far, and a model that loads later catches up on the
     documents it missed, in their order, before any later one. So e5 (loaded in about a second)
     embeds beside the parse while USE's pure-Python tokenizer still loads, and the two models
-    never embed at once (each keeps both cores busy on its own; together they thrash). Each
-    model embeds the documents in their order, as before: USE batches a call's texts by length,
-    so a vector's last bits depend on the texts embedded with it. The measures and exemplars are left to
-    scoring: embedded ahead too, they ran against the parsing for the two cores (36 s of stages
+    never embed at once (each keeps both cores busy on its own; together they thrash). The order
+    matters: USE batches a call's texts by length, so a vector's last bits depend on the texts
+    embedded with it. The measures and exemplars are left to scoring: embedded ahead too, they ran against the parsing for the two cores (36 s of stages
     against 33 s for a cold run of the sample corpus, benchmarks/sample_run.py). Best effort: a
     model that fails to load here, or a document whose embedding fails, is loaded or embedded
     again when scored, where the failure is named and kept to that document."""
@@ -90,6 +89,8 @@ class EmbedAhead:
             model = LoadedModel.load(self.planned.settings, spec)
         except Exception as exc:  # scoring loads it again, and names the failure there
             LOG.debug("loading %s ahead failed: %s", spec, exc)
+            with self._lock:
+                self._missed.pop(spec, None)  # nothing will catch up: stop collecting documents
             return
         with self._lock:
             self._models[spec] = model
